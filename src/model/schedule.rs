@@ -113,7 +113,7 @@ impl WeeklyWindow {
         let local = t.with_timezone(&super::local_offset());
         let tod = local.time();
         let w = self.window;
-        if w.start < w.end || w.start == w.end {
+        if w.start <= w.end {
             self.days.contains(local.weekday()) && w.contains(tod)
         } else if tod >= w.start {
             // Evening part: belongs to today.
