@@ -1,0 +1,85 @@
+//! The bus: how positions fan out from the gateway to the track store, the geofence engine and
+//! the live stream.
+//!
+//! The gateway only sees [`PositionBus::publish`], whose future resolves once the positions are
+//! durably stored; that is the signal to acknowledge them to the terminal. Consumers are fed per
+//! partition (a stable hash of the vehicle, or of the terminal for unregistered ones), so each
+//! vehicle's positions stay in order for its engine worker. The in-process implementation
+//! ([`InProcessBus`]) is the default; a distributed engine (NATS JetStream, Kafka) can replace
+//! it behind the same trait without touching ingest or the engine.
+
+mod inprocess;
+pub mod live;
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub use inprocess::{InProcessBus, InProcessBusConfig};
+pub use live::{LiveEvent, LiveHub, LiveSubscription};
+
+use crate::model::Position;
+
+/// Why a publish failed. Nothing is acknowledged to the terminal when it does.
+#[derive(Debug, thiserror::Error)]
+pub enum BusError {
+    /// The track store could not commit the positions.
+    #[error("track store failed: {0}")]
+    Store(String),
+    /// The bus is shutting down and takes no more positions.
+    #[error("bus is closed")]
+    Closed,
+}
+
+/// A boxed future, so that sinks can be trait objects.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Where positions are made durable. The store's group-commit writer implements it; the
+/// future resolves only after the positions are committed.
+pub trait TrackSink: Send + Sync + 'static {
+    /// Durably stores `positions`; resolves after the commit.
+    fn append(&self, positions: Vec<Position>) -> BoxFuture<'static, Result<(), String>>;
+}
+
+/// The gateway's side of the bus.
+pub trait PositionBus: Send + Sync + 'static {
+    /// Publishes one connection's positions, in order. Resolves once they are durably stored
+    /// (and handed to the consumers); waits while consumers are full (backpressure).
+    fn publish(&self, positions: Vec<Position>) -> BoxFuture<'_, Result<(), BusError>>;
+}
+
+/// The stable partition of a position: FNV-1a over the vehicle id (or the terminal phone for
+/// unregistered terminals). Stable across processes and Rust releases, unlike `DefaultHasher`,
+/// so a distributed bus can use the same function.
+pub fn partition_of(position: &Position, partitions: usize) -> usize {
+    let key = position.vehicle_id.as_deref().unwrap_or(&position.phone);
+    partition_of_key(key, partitions)
+}
+
+/// [`partition_of`] for a bare key.
+pub fn partition_of_key(key: &str, partitions: usize) -> usize {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in key.bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    // Finalise so that keys differing only in their last digit spread across partitions.
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^= hash >> 33;
+    (hash % partitions.max(1) as u64) as usize
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_are_stable_and_spread() {
+        assert_eq!(partition_of_key("V001", 8), partition_of_key("V001", 8));
+        let mut counts = [0usize; 8];
+        for i in 0..8000 {
+            counts[partition_of_key(&format!("V{i:04}"), 8)] += 1;
+        }
+        assert!(counts.iter().all(|&c| c > 700 && c < 1300), "{counts:?}");
+    }
+}
