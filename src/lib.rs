@@ -16,3 +16,5 @@
 
 pub mod bus;
 pub mod model;
+pub mod sim;
+pub mod telemetry;

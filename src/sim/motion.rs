@@ -1,0 +1,341 @@
+//! How a simulated truck moves: loaded from its permit's site along a permitted route to a
+//! disposal ground, unloaded, and back empty; or a random walk when it has no permit. Scenario
+//! behaviours bend that plan to break chosen rules.
+
+use geo::{Bearing, Centroid, Destination, Distance, Haversine, Point};
+use rand::Rng;
+use rand::rngs::StdRng;
+
+use super::scenario::Behaviour;
+use crate::model::{LoadState, Registry};
+
+/// A fix the simulator will report.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimFix {
+    /// Latitude, WGS-84.
+    pub lat: f64,
+    /// Longitude, WGS-84.
+    pub lon: f64,
+    /// Speed, km/h.
+    pub speed_kmh: f64,
+    /// Heading, degrees from north.
+    pub heading: u16,
+    /// Load state the load sensor reports.
+    pub load: LoadState,
+    /// Tipper lift raised.
+    pub lift_up: bool,
+    /// Lid open.
+    pub lid_open: bool,
+}
+
+/// What the truck is doing now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Stopped at the site, being loaded.
+    Loading,
+    /// Driving loaded toward the disposal ground.
+    Outbound,
+    /// Stopped in the disposal ground, tipping.
+    Unloading,
+    /// Driving back empty.
+    Return,
+}
+
+/// A planned path and the truck's progress on it.
+#[derive(Debug, Clone)]
+pub struct TruckMotion {
+    /// Site -> route -> disposal ground, WGS-84 points.
+    path: Vec<Point<f64>>,
+    /// Cumulative distance (m) at each path point.
+    cumulative: Vec<f64>,
+    /// Distance travelled along the path (m); counts down on the return leg.
+    progress_m: f64,
+    /// Phase of the trip.
+    phase: Phase,
+    /// Seconds left in the current stop (loading or unloading).
+    stop_left_s: f64,
+    /// Cruising speed, km/h.
+    cruise_kmh: f64,
+    /// Seconds since the simulation started, for scenario timing.
+    elapsed_s: f64,
+    /// Rule-breaking behaviours with their start and duration.
+    behaviours: Vec<Behaviour>,
+    /// Random walk instead of a plan (no permit).
+    random_walk: Option<Point<f64>>,
+    /// Heading of the random walk.
+    walk_heading: f64,
+}
+
+/// Liuzhou city centre, the default random-walk origin.
+pub const LIUZHOU_CENTRE: (f64, f64) = (109.40698, 24.32405);
+
+impl TruckMotion {
+    /// Plans a truck's trips from the permit covering `vehicle_id` in `registry`: its site, the
+    /// first of its routes (oriented site-first) and the disposal ground nearest the route's far
+    /// end. Without a permit (or bundle) the truck random-walks from `origin`.
+    pub fn plan(
+        registry: &Registry,
+        vehicle_id: &str,
+        origin: (f64, f64),
+        rng: &mut StdRng,
+    ) -> TruckMotion {
+        let path = plan_path(registry, vehicle_id);
+        let cruise_kmh = rng.random_range(30.0..50.0);
+        match path {
+            Some(path) if path.len() >= 2 => {
+                let cumulative = cumulative_lengths(&path);
+                let total = cumulative.last().copied().unwrap_or(0.0);
+                // Spread the fleet over the whole cycle so the map is busy from the start.
+                let start = rng.random_range(0.0..1.0);
+                let (phase, progress_m) = if start < 0.45 {
+                    (Phase::Outbound, total * start / 0.45)
+                } else if start < 0.9 {
+                    (Phase::Return, total * (start - 0.45) / 0.45)
+                } else {
+                    (Phase::Loading, 0.0)
+                };
+                TruckMotion {
+                    path,
+                    cumulative,
+                    progress_m,
+                    phase,
+                    stop_left_s: rng.random_range(30.0..120.0),
+                    cruise_kmh,
+                    elapsed_s: 0.0,
+                    behaviours: Vec::new(),
+                    random_walk: None,
+                    walk_heading: 0.0,
+                }
+            }
+            _ => TruckMotion {
+                path: Vec::new(),
+                cumulative: Vec::new(),
+                progress_m: 0.0,
+                phase: Phase::Outbound,
+                stop_left_s: 0.0,
+                cruise_kmh,
+                elapsed_s: 0.0,
+                behaviours: Vec::new(),
+                random_walk: Some(Point::new(
+                    origin.0 + rng.random_range(-0.05..0.05),
+                    origin.1 + rng.random_range(-0.05..0.05),
+                )),
+                walk_heading: rng.random_range(0.0..360.0),
+            },
+        }
+    }
+
+    /// Adds a rule-breaking behaviour.
+    pub fn add_behaviour(&mut self, behaviour: Behaviour) {
+        self.behaviours.push(behaviour);
+    }
+
+    /// Whether the truck follows a permit plan (rather than a random walk).
+    pub fn has_plan(&self) -> bool {
+        self.random_walk.is_none()
+    }
+
+    /// Whether the truck should stay silent now (an `offline` behaviour).
+    pub fn silent(&self) -> bool {
+        self.active(|b| matches!(b, Behaviour::Offline { .. }))
+            .is_some()
+    }
+
+    /// Advances `dt_s` seconds and returns the fix to report.
+    pub fn step(&mut self, dt_s: f64, rng: &mut StdRng) -> SimFix {
+        self.elapsed_s += dt_s;
+        if let Some(origin) = self.random_walk {
+            return self.step_random_walk(origin, dt_s, rng);
+        }
+        // A dumping stop freezes the truck where it is, loaded, tipping.
+        if let Some(Behaviour::Dump { lift, .. }) =
+            self.active(|b| matches!(b, Behaviour::Dump { .. }))
+        {
+            let lift = *lift;
+            let mut fix = self.fix_here(0.0);
+            fix.load = LoadState::Full;
+            fix.lift_up = lift;
+            return fix;
+        }
+        let speed = match self.active(|b| matches!(b, Behaviour::Speeding { .. })) {
+            Some(Behaviour::Speeding { speed_kmh, .. }) => *speed_kmh,
+            _ => self.cruise_kmh * rng.random_range(0.9..1.1),
+        };
+        let total = self.cumulative.last().copied().unwrap_or(0.0);
+        match self.phase {
+            Phase::Loading | Phase::Unloading => {
+                self.stop_left_s -= dt_s;
+                if self.stop_left_s <= 0.0 {
+                    self.phase = if self.phase == Phase::Loading {
+                        Phase::Outbound
+                    } else {
+                        Phase::Return
+                    };
+                    self.progress_m = if self.phase == Phase::Outbound {
+                        0.0
+                    } else {
+                        total
+                    };
+                }
+                let mut fix = self.fix_here(0.0);
+                fix.lift_up = self.phase == Phase::Unloading;
+                fix
+            }
+            Phase::Outbound => {
+                self.progress_m += speed / 3.6 * dt_s;
+                if self.progress_m >= total {
+                    self.progress_m = total;
+                    self.phase = Phase::Unloading;
+                    self.stop_left_s = rng.random_range(60.0..180.0);
+                }
+                self.fix_here(speed)
+            }
+            Phase::Return => {
+                self.progress_m -= speed / 3.6 * dt_s;
+                if self.progress_m <= 0.0 {
+                    self.progress_m = 0.0;
+                    self.phase = Phase::Loading;
+                    self.stop_left_s = rng.random_range(60.0..180.0);
+                }
+                self.fix_here(speed)
+            }
+        }
+    }
+
+    /// The fix at the current progress, with scenario offsets applied.
+    fn fix_here(&self, speed_kmh: f64) -> SimFix {
+        let (point, mut heading) = self.point_at(self.progress_m);
+        if self.phase == Phase::Return {
+            heading = (heading + 180.0) % 360.0;
+        }
+        let mut point = point;
+        if let Some(Behaviour::LeaveRoute { offset_m, .. }) =
+            self.active(|b| matches!(b, Behaviour::LeaveRoute { .. }))
+        {
+            point = Haversine.destination(point, heading + 90.0, *offset_m);
+        }
+        if let Some(Behaviour::EnterZone { lon, lat, .. }) =
+            self.active(|b| matches!(b, Behaviour::EnterZone { .. }))
+        {
+            point = Point::new(*lon, *lat);
+        }
+        let loaded = matches!(self.phase, Phase::Outbound | Phase::Unloading);
+        SimFix {
+            lat: point.y(),
+            lon: point.x(),
+            speed_kmh,
+            heading: heading.rem_euclid(360.0) as u16,
+            load: if loaded {
+                LoadState::Full
+            } else {
+                LoadState::Empty
+            },
+            lift_up: false,
+            lid_open: loaded
+                && self
+                    .active(|b| matches!(b, Behaviour::LidOpen { .. }))
+                    .is_some(),
+        }
+    }
+
+    /// The point `distance_m` along the path and the heading of the segment it lies on.
+    fn point_at(&self, distance_m: f64) -> (Point<f64>, f64) {
+        let index = self
+            .cumulative
+            .partition_point(|&c| c <= distance_m)
+            .clamp(1, self.path.len().saturating_sub(1).max(1));
+        let (Some(a), Some(b)) = (self.path.get(index - 1), self.path.get(index)) else {
+            return (
+                self.path.first().copied().unwrap_or(Point::new(0.0, 0.0)),
+                0.0,
+            );
+        };
+        let start = self.cumulative.get(index - 1).copied().unwrap_or(0.0);
+        let along = (distance_m - start).max(0.0);
+        let heading = Haversine.bearing(*a, *b);
+        (Haversine.destination(*a, heading, along), heading)
+    }
+
+    fn step_random_walk(&mut self, origin: Point<f64>, dt_s: f64, rng: &mut StdRng) -> SimFix {
+        self.walk_heading = (self.walk_heading + rng.random_range(-20.0..20.0)).rem_euclid(360.0);
+        let speed = match self.active(|b| matches!(b, Behaviour::Speeding { .. })) {
+            Some(Behaviour::Speeding { speed_kmh, .. }) => *speed_kmh,
+            _ => self.cruise_kmh,
+        };
+        let next = Haversine.destination(origin, self.walk_heading, speed / 3.6 * dt_s);
+        // Stay inside the city box: turn back toward the centre when leaving it.
+        let centre = Point::new(LIUZHOU_CENTRE.0, LIUZHOU_CENTRE.1);
+        let next = if Haversine.distance(next, centre) > 15_000.0 {
+            self.walk_heading = Haversine.bearing(next, centre);
+            origin
+        } else {
+            next
+        };
+        self.random_walk = Some(next);
+        SimFix {
+            lat: next.y(),
+            lon: next.x(),
+            speed_kmh: speed,
+            heading: self.walk_heading as u16,
+            load: LoadState::Empty,
+            lift_up: false,
+            lid_open: false,
+        }
+    }
+
+    /// The first behaviour matching `kind` that is active at the current time.
+    fn active(&self, kind: impl Fn(&Behaviour) -> bool) -> Option<&Behaviour> {
+        self.behaviours
+            .iter()
+            .find(|b| kind(b) && b.active_at(self.elapsed_s))
+    }
+}
+
+/// Site centroid -> permitted route (oriented from the site) -> nearest permitted disposal
+/// ground centroid.
+fn plan_path(registry: &Registry, vehicle_id: &str) -> Option<Vec<Point<f64>>> {
+    let permit = registry
+        .permits
+        .iter()
+        .find(|p| p.vehicle_ids.iter().any(|v| v == vehicle_id))?;
+    let site = registry.sites.iter().find(|s| s.id == permit.site_id)?;
+    let site_point = site.geometry.centroid()?;
+    let route = permit
+        .route_ids
+        .first()
+        .and_then(|id| registry.routes.iter().find(|r| &r.id == id))?;
+    let mut line: Vec<Point<f64>> = route.geometry.0.iter().flat_map(|ls| ls.points()).collect();
+    let (first, last) = (*line.first()?, *line.last()?);
+    if Haversine.distance(site_point, last) < Haversine.distance(site_point, first) {
+        line.reverse();
+    }
+    let far_end = *line.last()?;
+    let disposal = permit
+        .disposal_ground_ids
+        .iter()
+        .filter_map(|id| registry.disposal_grounds.iter().find(|d| &d.id == id))
+        .filter_map(|d| d.geometry.centroid())
+        .min_by(|a, b| {
+            Haversine
+                .distance(*a, far_end)
+                .total_cmp(&Haversine.distance(*b, far_end))
+        })?;
+    let mut path = Vec::with_capacity(line.len() + 2);
+    path.push(site_point);
+    path.extend(line);
+    path.push(disposal);
+    Some(path)
+}
+
+fn cumulative_lengths(path: &[Point<f64>]) -> Vec<f64> {
+    let mut total = 0.0;
+    let mut out = Vec::with_capacity(path.len());
+    out.push(0.0);
+    for pair in path.windows(2) {
+        if let [a, b] = pair {
+            total += Haversine.distance(*a, *b);
+            out.push(total);
+        }
+    }
+    out
+}
