@@ -15,6 +15,7 @@
 //! - `sim`: the JT/T 808 fleet simulator.
 
 pub mod bus;
+pub mod ingest;
 pub mod model;
 pub mod sim;
 pub mod telemetry;
