@@ -235,10 +235,12 @@ impl SensorProfiles {
                 path: path.display().to_string(),
                 source,
             })?;
-        let mut profiles = SensorProfiles::default();
-        profiles.default = loaded.default;
-        profiles.models.extend(loaded.models);
-        Ok(profiles)
+        let mut models = SensorProfiles::default().models;
+        models.extend(loaded.models);
+        Ok(SensorProfiles {
+            default: loaded.default,
+            models,
+        })
     }
 
     /// The profile for a terminal model.
