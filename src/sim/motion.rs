@@ -339,3 +339,146 @@ fn cumulative_lengths(path: &[Point<f64>]) -> Vec<f64> {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{DisposalGround, Permit, Route, Site};
+    use chrono::NaiveDate;
+    use geo_types::{LineString, MultiLineString, MultiPolygon, Polygon};
+    use rand::SeedableRng;
+
+    fn square(lon: f64, lat: f64, half: f64) -> MultiPolygon<f64> {
+        MultiPolygon(vec![Polygon::new(
+            LineString::from(vec![
+                (lon - half, lat - half),
+                (lon + half, lat - half),
+                (lon + half, lat + half),
+                (lon - half, lat + half),
+                (lon - half, lat - half),
+            ]),
+            vec![],
+        )])
+    }
+
+    /// A site at the west end of an east-west route and a disposal ground at its east end.
+    fn registry() -> Registry {
+        Registry {
+            sites: vec![Site {
+                id: "S1".into(),
+                name: "site".into(),
+                geometry: square(109.40, 24.30, 0.001),
+                version: 1,
+            }],
+            disposal_grounds: vec![DisposalGround {
+                id: "D1".into(),
+                name: "ground".into(),
+                geometry: square(109.45, 24.30, 0.001),
+                version: 1,
+            }],
+            routes: vec![Route {
+                id: "R1".into(),
+                name: "road".into(),
+                // Drawn east to west, to check the plan orients it from the site.
+                geometry: MultiLineString(vec![LineString::from(vec![
+                    (109.45, 24.30),
+                    (109.43, 24.30),
+                    (109.40, 24.30),
+                ])]),
+                corridor_m: 100.0,
+                speed_limit_kmh: None,
+                version: 1,
+            }],
+            permits: vec![Permit {
+                id: "P1".into(),
+                number: "P-1".into(),
+                company_id: "C1".into(),
+                vehicle_ids: vec!["V1".into()],
+                site_id: "S1".into(),
+                disposal_ground_ids: vec!["D1".into()],
+                route_ids: vec!["R1".into()],
+                valid_from: NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
+                valid_to: NaiveDate::from_ymd_opt(2027, 1, 1).expect("date"),
+                daily_windows: vec![],
+            }],
+            ..Registry::default()
+        }
+    }
+
+    #[test]
+    fn loaded_trip_goes_from_site_to_disposal_ground_and_back_empty() {
+        let mut rng = StdRng::seed_from_u64(7);
+        let mut truck = TruckMotion::plan(&registry(), "V1", LIUZHOU_CENTRE, &mut rng);
+        assert!(truck.has_plan());
+        // Start at the beginning of a cycle.
+        truck.phase = Phase::Loading;
+        truck.progress_m = 0.0;
+        truck.stop_left_s = 10.0;
+        let mut saw_outbound_loaded = false;
+        let mut saw_unloading_lift = false;
+        let mut saw_return_empty = false;
+        let mut max_lon: f64 = 0.0;
+        for _ in 0..2000 {
+            let fix = truck.step(5.0, &mut rng);
+            // Always on the east-west line between the site and the ground.
+            assert!((fix.lat - 24.30).abs() < 0.0005, "{fix:?}");
+            max_lon = max_lon.max(fix.lon);
+            match truck.phase {
+                Phase::Outbound if fix.speed_kmh > 0.0 => {
+                    saw_outbound_loaded |= fix.load == LoadState::Full;
+                }
+                Phase::Unloading => saw_unloading_lift |= fix.lift_up,
+                Phase::Return if fix.speed_kmh > 0.0 => {
+                    saw_return_empty |= fix.load == LoadState::Empty;
+                    assert!(fix.heading > 180, "heading west on return: {}", fix.heading);
+                }
+                _ => {}
+            }
+        }
+        assert!(saw_outbound_loaded && saw_unloading_lift && saw_return_empty);
+        assert!(max_lon > 109.449, "reached the disposal ground: {max_lon}");
+    }
+
+    #[test]
+    fn scenario_behaviours_bend_the_plan() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut truck = TruckMotion::plan(&registry(), "V1", LIUZHOU_CENTRE, &mut rng);
+        truck.phase = Phase::Outbound;
+        truck.progress_m = 1000.0;
+        truck.add_behaviour(Behaviour::LeaveRoute {
+            start_s: 0.0,
+            duration_s: 30.0,
+            offset_m: 500.0,
+        });
+        truck.add_behaviour(Behaviour::Speeding {
+            start_s: 0.0,
+            duration_s: 30.0,
+            speed_kmh: 95.0,
+        });
+        truck.add_behaviour(Behaviour::Offline {
+            start_s: 40.0,
+            duration_s: 10.0,
+        });
+        let fix = truck.step(5.0, &mut rng);
+        // Heading east, 500 m to the right is south: about 0.0045 degrees of latitude.
+        assert!((24.30 - fix.lat - 0.0045).abs() < 0.0005, "{fix:?}");
+        assert_eq!(fix.speed_kmh, 95.0);
+        assert!(!truck.silent());
+        for _ in 0..8 {
+            truck.step(5.0, &mut rng);
+        }
+        assert!(truck.silent());
+    }
+
+    #[test]
+    fn no_permit_means_random_walk_near_origin() {
+        let mut rng = StdRng::seed_from_u64(3);
+        let mut truck = TruckMotion::plan(&registry(), "NOPE", LIUZHOU_CENTRE, &mut rng);
+        assert!(!truck.has_plan());
+        let centre = Point::new(LIUZHOU_CENTRE.0, LIUZHOU_CENTRE.1);
+        for _ in 0..5000 {
+            let fix = truck.step(10.0, &mut rng);
+            assert!(Haversine.distance(centre, Point::new(fix.lon, fix.lat)) < 16_000.0);
+        }
+    }
+}
