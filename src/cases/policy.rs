@@ -39,7 +39,9 @@ pub enum KindRule {
 pub struct CasePolicy {
     /// Rule for kinds not listed in `kinds`.
     pub default_rule: KindRule,
-    /// Rules per kind.
+    /// Rules per kind. Kinds given in the config are laid over the defaults, so configuring
+    /// one kind keeps the built-in rule for `offline`.
+    #[serde(deserialize_with = "over_default_kinds")]
     pub kinds: BTreeMap<ViolationKind, KindRule>,
     /// An episode starting within this many minutes of the case's latest episode joins it.
     pub join_window_minutes: u32,
@@ -58,6 +60,19 @@ impl Default for CasePolicy {
             join_window_minutes: 24 * 60,
         }
     }
+}
+
+/// Reads the configured per-kind rules on top of the default ones.
+fn over_default_kinds<'de, D>(
+    deserializer: D,
+) -> Result<BTreeMap<ViolationKind, KindRule>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let configured = BTreeMap::<ViolationKind, KindRule>::deserialize(deserializer)?;
+    let mut kinds = CasePolicy::default().kinds;
+    kinds.extend(configured);
+    Ok(kinds)
 }
 
 impl CasePolicy {
