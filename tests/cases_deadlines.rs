@@ -188,3 +188,74 @@ fn settings_parse_from_config() {
     assert!(s.is_working_day(date(2026, 9, 27)));
     assert_eq!(s.due_soon_days, 5);
 }
+
+#[test]
+fn the_head_can_extend_a_running_clock() {
+    use haulwatch::cases::workflow::{ExtensionError, extend_deadline};
+    let mut r = Runner::new();
+    r.drive_to(CaseStatus::Investigating);
+    let before = clock(&r.case, ClockKind::Decision)
+        .and_then(|c| c.due_on(&r.settings))
+        .expect("running");
+    assert!(matches!(
+        extend_deadline(
+            &r.case,
+            &officer("o1"),
+            ClockKind::Decision,
+            30,
+            "复杂",
+            r.now
+        ),
+        Err(ExtensionError::Forbidden { .. })
+    ));
+    assert!(matches!(
+        extend_deadline(&r.case, &admin(), ClockKind::Decision, 31, "复杂", r.now),
+        Err(ExtensionError::BadLength { max: 30 })
+    ));
+    assert!(matches!(
+        extend_deadline(&r.case, &admin(), ClockKind::Decision, 30, " ", r.now),
+        Err(ExtensionError::ReasonRequired)
+    ));
+    assert!(matches!(
+        extend_deadline(&r.case, &admin(), ClockKind::Payment, 30, "复杂", r.now),
+        Err(ExtensionError::NoRunningClock { .. })
+    ));
+    let applied = extend_deadline(
+        &r.case,
+        &admin(),
+        ClockKind::Decision,
+        30,
+        "案情复杂",
+        r.now,
+    )
+    .expect("extension");
+    let after = clock(&applied.case, ClockKind::Decision)
+        .and_then(|c| c.due_on(&r.settings))
+        .expect("running");
+    let shift = (after - before).num_days();
+    assert!((28..=32).contains(&shift), "moved by {shift}");
+    let note = applied.audit[0].note.clone().unwrap_or_default();
+    assert!(note.contains("案情复杂") && note.contains("30"));
+}
+
+#[test]
+fn demand_and_court_steps_stop_the_superseded_clocks() {
+    let mut r = Runner::new();
+    r.drive_to(CaseStatus::Enforcing);
+    r.advance(Duration::days(20));
+    r.must(&officer("o1"), Action::MarkOverdue);
+    // Overdue payment is listed until the demand supersedes it.
+    let listed = |r: &Runner| -> Vec<ClockKind> {
+        deadline_alerts(std::slice::from_ref(&r.case), &r.settings, r.now)
+            .into_iter()
+            .map(|a| a.clock)
+            .collect()
+    };
+    assert_eq!(listed(&r), vec![ClockKind::Payment]);
+    r.must(&officer("o1"), Action::ServeDemand);
+    assert!(listed(&r).is_empty());
+    r.advance(Duration::days(20));
+    assert_eq!(listed(&r), vec![ClockKind::DemandPeriod]);
+    r.must(&admin(), sample_action(ActionKind::ApplyToCourt));
+    assert!(listed(&r).is_empty());
+}

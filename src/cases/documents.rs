@@ -195,6 +195,29 @@ fn group_zh(n: u64) -> String {
     out
 }
 
+/// A whole number in capital numerals: groups of four digits joined by 万 and 亿, with one 零
+/// wherever a gap of zeros sits between non-zero digits.
+fn integer_zh(n: u64) -> String {
+    if n < 10_000 {
+        return group_zh(n);
+    }
+    let (divisor, unit) = if n < 100_000_000 {
+        (10_000, "万")
+    } else {
+        (100_000_000, "亿")
+    };
+    let (high, low) = (n / divisor, n % divisor);
+    let mut out = integer_zh(high);
+    out.push_str(unit);
+    if low > 0 {
+        if low < divisor / 10 {
+            out.push('零');
+        }
+        out.push_str(&integer_zh(low));
+    }
+    out
+}
+
 /// An amount in fen in Chinese capital numerals (大写金额) as printed on decisions, e.g.
 /// 10005.50 yuan -> `壹万零伍元伍角整`.
 pub fn amount_in_words_zh(fen: i64) -> String {
@@ -209,29 +232,7 @@ pub fn amount_in_words_zh(fen: i64) -> String {
     if yuan == 0 {
         out.push('零');
     } else {
-        let groups = [
-            yuan % 10_000,
-            (yuan / 10_000) % 10_000,
-            (yuan / 100_000_000) % 10_000,
-            yuan / 1_000_000_000_000,
-        ];
-        let units = ["", "万", "亿", "万亿"];
-        let mut body = String::new();
-        let mut zero_gap = false;
-        for i in (0..groups.len()).rev() {
-            let g = groups.get(i).copied().unwrap_or(0);
-            if g == 0 {
-                zero_gap = !body.is_empty();
-                continue;
-            }
-            if !body.is_empty() && (zero_gap || g < 1000) {
-                body.push('零');
-            }
-            zero_gap = false;
-            body.push_str(&group_zh(g));
-            body.push_str(units.get(i).copied().unwrap_or(""));
-        }
-        out.push_str(&body);
+        out.push_str(&integer_zh(yuan));
     }
     out.push('元');
     let digit = |d: usize| DIGITS_ZH.get(d).copied().unwrap_or("零");
@@ -731,6 +732,8 @@ mod tests {
         assert_eq!(amount_in_words_zh(5), "零元零伍分");
         assert_eq!(amount_in_words_zh(1_010), "壹拾元壹角整");
         assert_eq!(amount_in_words_zh(0), "零元整");
+        assert_eq!(amount_in_words_zh(12_000_000_000), "壹亿贰仟万元整");
+        assert_eq!(amount_in_words_zh(100_000_000_000_000), "壹万亿元整");
     }
 
     #[test]

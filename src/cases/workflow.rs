@@ -1048,6 +1048,9 @@ pub fn apply(
             }
         }
         Action::ServeDemand => {
+            // The payment period is over; the demand period now says what the party owes by
+            // when.
+            stop_clock(&mut next, ClockKind::Payment, now);
             if let Some(e) = next.enforcement.as_mut() {
                 e.state = EnforcementState::DemandServed;
                 e.demand_served_at = Some(now);
@@ -1055,6 +1058,7 @@ pub fn apply(
             start_clock(&mut next, ClockKind::DemandPeriod, now, settings);
         }
         Action::ApplyToCourt { court_case_no } => {
+            stop_clock(&mut next, ClockKind::DemandPeriod, now);
             if let Some(e) = next.enforcement.as_mut() {
                 e.state = EnforcementState::CourtApplication;
                 e.court_applied_at = Some(now);
@@ -1216,6 +1220,87 @@ pub fn update_details(
         user,
         AuditAction::CaseUpdated,
         Some(note.to_string()),
+        Vec::new(),
+        now,
+    );
+    Ok(Applied {
+        case: next,
+        audit: vec![event],
+    })
+}
+
+/// Why an extension was refused.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum ExtensionError {
+    /// Only the head approves extensions.
+    #[error("user {user_id} may not extend deadlines (needs admin)")]
+    Forbidden {
+        /// Who tried.
+        user_id: String,
+    },
+    /// No running clock of that kind.
+    #[error("the case has no running {clock} clock")]
+    NoRunningClock {
+        /// The clock asked for.
+        clock: &'static str,
+    },
+    /// Zero days, or more than the limit.
+    #[error("an extension must be between 1 and {max} days")]
+    BadLength {
+        /// The most allowed at once.
+        max: u32,
+    },
+    /// No reason given.
+    #[error("an extension needs a reason")]
+    ReasonRequired,
+}
+
+/// The longest single extension, in days (the decision clock's usual +30 with head approval;
+/// longer ones need a collective decision, recorded as several approvals).
+pub const MAX_EXTENSION_DAYS: u32 = 30;
+
+/// Extends a running clock with the head's approval (e.g. the decision clock +30 days for a
+/// complex case); audited like any change.
+pub fn extend_deadline(
+    case: &Case,
+    user: &User,
+    kind: ClockKind,
+    days: u32,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<Applied, ExtensionError> {
+    if !user.has_role(Role::Admin) {
+        return Err(ExtensionError::Forbidden {
+            user_id: user.id.clone(),
+        });
+    }
+    if days == 0 || days > MAX_EXTENSION_DAYS {
+        return Err(ExtensionError::BadLength {
+            max: MAX_EXTENSION_DAYS,
+        });
+    }
+    if blank(reason) {
+        return Err(ExtensionError::ReasonRequired);
+    }
+    let mut next = case.clone();
+    let running = deadlines::clock_mut(&mut next, kind)
+        .filter(|c| !c.is_stopped())
+        .ok_or(ExtensionError::NoRunningClock {
+            clock: kind.as_str(),
+        })?;
+    running.extended_days = running.extended_days.saturating_add(days);
+    next.updated_at = now;
+    next.revision = case.revision.saturating_add(1);
+    let event = change_event(
+        Some(case),
+        &next,
+        user,
+        AuditAction::CaseUpdated,
+        Some(format!(
+            "{} extended by {days} days: {}",
+            kind.as_str(),
+            reason.trim()
+        )),
         Vec::new(),
         now,
     );
