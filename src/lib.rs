@@ -16,6 +16,7 @@
 
 pub mod bus;
 pub mod ingest;
+pub mod cases;
 pub mod model;
 pub mod sim;
 pub mod telemetry;
