@@ -15,8 +15,8 @@
 //! - `sim`: the JT/T 808 fleet simulator.
 
 pub mod bus;
-pub mod ingest;
 pub mod cases;
+pub mod ingest;
 pub mod model;
 pub mod sim;
 pub mod telemetry;
