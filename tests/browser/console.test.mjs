@@ -143,36 +143,50 @@ test('the map works with no tiles and keeps one canvas marker per truck through 
     document.body.append(el);
     const view = new MapView(el, DEFAULT_CONFIG);
     let counted = 0;
-    const layer = new TruckLayer(view, { onCount: () => { counted += 1; } });
+    const selected = [];
+    const layer = new TruckLayer(view, { onCount: () => { counted += 1; }, onSelect: (id) => selected.push(id) });
     const make = (i, shift, state) => ({
       vehicle_id: `V${i}`, plate: `桂B${String(i).padStart(5, '0')}`, company_id: `C${i % 40}`,
       time: new Date(Date.UTC(2024, 0, 1, 0, 0, shift)).toISOString(),
-      lat: 24.2 + (i % 200) * 0.001 + shift * 1e-5, lon: 109.3 + Math.floor(i / 200) * 0.002,
+      lat: 24.30 + (i % 200) * 0.0002 + shift * 1e-5, lon: 109.38 + Math.floor(i / 200) * 0.0005,
       speed_kmh: 30, heading: 90, load: 'full', lift_up: false, lid_open: false, state,
     });
     const n = 20000;
     const t0 = performance.now();
     layer.update(Array.from({ length: n }, (_, i) => make(i, 0, 'moving')));
     layer.flush();
+    layer.layer.draw();
     const firstMs = performance.now() - t0;
-    const canvases = el.querySelectorAll('canvas').length;
+    const canvases = el.querySelectorAll('canvas[data-testid="truck-canvas"]').length;
     const t1 = performance.now();
     // Every truck moves (and a quarter change state): still one marker each, moved in place.
     layer.update(Array.from({ length: n }, (_, i) => make(i, 10, i % 4 === 0 ? 'violation' : 'moving')));
     layer.flush();
+    layer.layer.draw();
     const secondMs = performance.now() - t1;
     // A late (older) position must not move a truck back.
     layer.update([make(7, 5, 'stopped')]);
     layer.flush();
     const seventh = layer.get('V7');
+    // Something is drawn where truck V0 is, and a click there selects it.
+    view.map.setView(view.map.containerPointToLatLng(layer.containerPoint('V0')), 17, { animate: false });
+    layer.layer.draw();
+    const at = layer.containerPoint('V0');
+    const canvas = el.querySelector('canvas[data-testid="truck-canvas"]');
+    const box = canvas.getBoundingClientRect();
+    const ratio = window.devicePixelRatio || 1;
+    const elBox = el.getBoundingClientRect();
+    const pixel = canvas.getContext('2d').getImageData(Math.round((elBox.left + at.x - box.left) * ratio), Math.round((elBox.top + at.y - box.top) * ratio), 1, 1).data;
+    const hit = layer.hit(at);
+    const miss = layer.hit({ x: at.x + 40, y: at.y + 40 });
+    view.map.fire('click', { containerPoint: at, latlng: view.map.containerPointToLatLng(at) });
     layer.setFilter({ states: new Set(['violation']) });
     const violationsShown = layer.shownCount();
     layer.setFilter({ states: null, companyId: 'C3' });
     const companyShown = layer.shownCount();
-    const layersOnMap = layer.group.getLayers().length;
     const result = {
-      total: layer.total, canvases, violationsShown, companyShown, layersOnMap,
-      seventhTime: seventh.time, counted: counted > 0,
+      total: layer.total, canvases, violationsShown, companyShown, selected,
+      seventhTime: seventh.time, counted: counted > 0, pixel: [...pixel], hit, miss,
       tiles: el.querySelectorAll('.leaflet-tile').length, noTilesClass: el.classList.contains('no-tiles'),
       corridorPx: 2 * 100 / metresPerPixel(24.3, 14), firstMs, secondMs,
     };
@@ -181,12 +195,16 @@ test('the map works with no tiles and keeps one canvas marker per truck through 
     el.remove();
     return result;
   });
-  console.log(`20,000 trucks: first draw ${result.firstMs.toFixed(0)} ms, full update ${result.secondMs.toFixed(0)} ms (informational)`);
+  console.log(`20,000 trucks: first draw ${result.firstMs.toFixed(0)} ms, all moved and redrawn ${result.secondMs.toFixed(0)} ms (informational)`);
   assert.equal(result.total, 20000);
   assert.ok(result.canvases >= 1, 'trucks are drawn on canvas');
   assert.equal(result.violationsShown, 5000);
   assert.equal(result.companyShown, 500);
-  assert.equal(result.layersOnMap, 500);
+  assert.equal(result.hit, 'V0');
+  assert.equal(result.miss, null);
+  assert.deepEqual(result.selected, ['V0']);
+  // V0 is a violation after the update: its pixel is the violation red (#d50000), opaque.
+  assert.deepEqual(result.pixel, [0xd5, 0x00, 0x00, 255]);
   assert.equal(result.seventhTime, '2024-01-01T00:00:10.000Z');
   assert.ok(result.counted);
   assert.equal(result.tiles, 0);

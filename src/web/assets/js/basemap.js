@@ -185,10 +185,11 @@ export class MapView {
     return overlays;
   }
 
-  /** Fits the view to display LatLngs (ignored when empty). */
+  /** Fits the view to display LatLngs (ignored when empty). Not animated: Leaflet drops a
+   * zoom asked for while another zoom animation runs, and pages fit twice (marks, then track). */
   fit(latlngs) {
     const bounds = L.latLngBounds(latlngs.flat(Infinity));
-    if (bounds.isValid()) this.map.fitBounds(bounds, { padding: [30, 30], maxZoom: 16 });
+    if (bounds.isValid()) this.map.fitBounds(bounds, { padding: [30, 30], maxZoom: 16, animate: false });
   }
 
   /** Removes the map (page left). */

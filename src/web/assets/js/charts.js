@@ -13,6 +13,11 @@ function niceMax(value) {
   return 10 * magnitude;
 }
 
+/** Cuts long labels (company names) to fit the label column; the tooltip keeps the whole. */
+function shorten(text, max) {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
 /** Horizontal bars for [{label, value}], largest first. */
 export function barChart(rows, { testid, width = 520 } = {}) {
   const data = rows.filter((r) => Number.isFinite(r.value)).sort((a, b) => b.value - a.value);
@@ -26,7 +31,7 @@ export function barChart(rows, { testid, width = 520 } = {}) {
     data.map((r, i) => {
       const y = i * rowHeight + 4;
       return s('g', { class: 'bar', 'data-key': r.key ?? r.label, 'data-value': r.value },
-        s('text', { x: labelWidth - 6, y: y + 15, 'text-anchor': 'end', class: 'label' }, r.label),
+        s('text', { x: labelWidth - 6, y: y + 15, 'text-anchor': 'end', class: 'label' }, shorten(String(r.label ?? ''), 14)),
         s('rect', { x: labelWidth, y: y + 3, width: Math.max(1, r.value * scale), height: rowHeight - 8, fill: r.color || BAR_COLOR }),
         s('text', { x: labelWidth + r.value * scale + 4, y: y + 15, class: 'value' }, String(r.value)),
         s('title', null, `${r.label}: ${r.value}`));

@@ -214,6 +214,12 @@ export async function render(container, { id, params, user }) {
     } catch (cause) { uploadError.textContent = `${t('error')}: ${cause.message}`; uploadError.hidden = false; }
   });
 
+  const companyCell = h('td', { testid: 'case-company' }, item.company_id || '');
+  if (item.company_id) {
+    api.get(`/companies/${encodeURIComponent(item.company_id)}`)
+      .then((company) => { if (company && company.name) companyCell.textContent = company.name; })
+      .catch(() => { /* the id stays */ });
+  }
   const violations = Array.isArray(item.violation_details) ? item.violation_details : [];
   const events = Array.isArray(item.events) ? item.events : [];
   const caseOfficers = Array.isArray(item.officers) ? item.officers.map((o) => (typeof o === 'string' ? o : o && (o.name || o.id))).join('、') : '';
@@ -229,7 +235,7 @@ export async function render(container, { id, params, user }) {
       h('tr', null, h('th', null, t('case_kind')), h('td', { testid: 'case-kind' }, enumLabel('violation_kind', item.kind))),
       h('tr', null, h('th', null, t('case_source')), h('td', null, enumLabel('case_source', item.source))),
       h('tr', null, h('th', null, t('plate')), h('td', { testid: 'case-plate' }, item.plate || item.vehicle_id || '')),
-      h('tr', null, h('th', null, t('company')), h('td', null, item.company_id || '')),
+      h('tr', null, h('th', null, t('company')), companyCell),
       h('tr', null, h('th', null, t('opened_at')), h('td', null, formatTime(item.opened_at))),
       h('tr', null, h('th', null, t('officers')), h('td', null, caseOfficers))),
     deadlines.length ? h('ul', { class: 'deadlines', testid: 'deadlines' }, deadlines) : null,
@@ -238,7 +244,8 @@ export async function render(container, { id, params, user }) {
       h('div', { class: 'side' },
         section(t('actions'), 'case-actions',
           transitionButtons.length ? h('div', { class: 'buttons' }, transitionButtons) : h('p', { class: 'muted' }, t('no_actions')),
-          actionHost, assignForm),
+          actionHost),
+        assignForm ? section(t('assign'), 'case-assign', assignForm) : null,
         section(t('documents'), 'case-documents', documents.length ? h('ul', null, documents) : h('p', { class: 'muted' }, t('none'))))),
     section(t('violations'), 'case-violations', h('table', { class: 'grid' },
       h('thead', null, h('tr', null, [t('kind'), t('started_at'), t('ended_at'), t('severity'), t('location'), t('state')].map((c) => h('th', null, c)))),

@@ -51,12 +51,14 @@ export async function render(container, { params, user }) {
       tbody),
     empty, more));
 
-  if (user.role !== 'company') {
-    listAll('/companies').then((items) => {
-      for (const c of items) if (c.id !== companyParam) filters.company_id.append(h('option', { value: c.id }, c.name || c.id));
-      filters.company_id.value = companyParam;
-    }).catch((error) => console.warn('companies', error));
-  }
+  const companyNames = new Map();
+  const companiesLoaded = listAll('/companies').then((items) => {
+    for (const c of items) {
+      companyNames.set(c.id, c.name);
+      if (c.id !== companyParam) filters.company_id.append(h('option', { value: c.id }, c.name || c.id));
+    }
+    filters.company_id.value = companyParam;
+  }).catch((error) => console.warn('companies', error));
 
   form.addEventListener('submit', (event) => {
     event.preventDefault();
@@ -82,7 +84,7 @@ export async function render(container, { params, user }) {
       h('td', null, h('span', { class: `badge status-${c.status}` }, enumLabel('case_status', c.status))),
       h('td', null, enumLabel('case_source', c.source)),
       h('td', null, c.plate || c.vehicle_id || ''),
-      h('td', null, c.company_id || ''),
+      h('td', null, companyNames.get(c.company_id) || c.company_id || ''),
       h('td', null, formatTime(c.opened_at)),
       h('td', null,
         overdue ? h('span', { class: 'badge overdue', testid: 'overdue-marker' }, t('overdue')) : null,
@@ -165,6 +167,7 @@ export async function render(container, { params, user }) {
     mount(newCaseHost);
   }
 
+  await companiesLoaded;
   await loadPage();
   return () => { if (newCaseView) newCaseView.destroy(); };
 }

@@ -62,7 +62,7 @@ export async function render(container, { user }) {
       if (selectedId) renderInfo(trucks.get(selectedId), null);
     },
   });
-  view.drawFences({ [t('layer_trucks')]: trucks.group }).catch((error) => console.warn(error));
+  view.drawFences({ [t('layer_trucks')]: trucks.layer }).catch((error) => console.warn(error));
 
   listAll('/companies').then((items) => {
     for (const company of items) {
@@ -146,6 +146,7 @@ export async function render(container, { user }) {
   const socket = new LiveSocket({
     onSnapshot: ({ positions, violations: list }) => {
       trucks.update(positions);
+      trucks.flush(); // now, so that the feed below can show plates
       const sorted = [...list].sort((a, b) => Date.parse(b.started_at) - Date.parse(a.started_at));
       for (const v of sorted) addViolation(v, false);
     },
