@@ -84,3 +84,50 @@ export async function login(page, username, password) {
   await page.getByTestId('login-submit').click();
   await page.waitForFunction(() => !window.location.hash.startsWith('#/login'), null, { timeout: 15_000 });
 }
+
+/**
+ * Credentials for one role from the environment, e.g. HAULWATCH_DISPATCHER_USER and
+ * HAULWATCH_DISPATCHER_PASSWORD (`haulwatch demo` prints them). Fails clearly when unset.
+ */
+export function credentials(role) {
+  const prefix = `HAULWATCH_${role.toUpperCase()}`;
+  const user = process.env[`${prefix}_USER`];
+  const password = process.env[`${prefix}_PASSWORD`];
+  if (!user || !password) throw new Error(`${prefix}_USER and ${prefix}_PASSWORD must name a ${role} login of the running demo`);
+  return { user, password };
+}
+
+/** Calls the API from inside the page with the logged-in session's token; returns JSON. */
+export async function apiFromPage(page, path) {
+  return page.evaluate(async (target) => {
+    const session = JSON.parse(localStorage.getItem('haulwatch.session') || 'null');
+    const response = await fetch(`/api/v1${target}`, { headers: { Authorization: `Bearer ${session && session.token}` } });
+    if (!response.ok) throw new Error(`${target}: HTTP ${response.status}`);
+    return response.json();
+  }, path);
+}
+
+/** All items of a list endpoint, following `next` cursors, through the page's session. */
+export async function listFromPage(page, path) {
+  const items = [];
+  let cursor = null;
+  do {
+    const separator = path.includes('?') ? '&' : '?';
+    const answer = await apiFromPage(page, `${path}${separator}limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    items.push(...(answer.items || []));
+    cursor = answer.next || null;
+  } while (cursor);
+  return items;
+}
+
+/** Polls `probe` until it returns a truthy value or `timeoutMs` passes; returns the value. */
+export async function eventually(probe, { timeoutMs = 60_000, intervalMs = 1000, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    last = await probe();
+    if (last) return last;
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)})`);
+}

@@ -31,7 +31,7 @@ const zh = {
   replay_speed_x: '倍速',
   // cases
   cases_title: '案件列表', case_number: '案号', case_kind: '案由', case_status: '状态',
-  case_source: '来源', opened_at: '立案时间', overdue: '超期', due_soon: '即将到期',
+  case_source: '来源', opened_at: '创建时间', overdue: '超期', due_soon: '即将到期',
   overdue_only: '仅超期', deadlines: '期限', officers: '执法人员', new_case: '新建案件',
   description: '情况描述', lat: '纬度', lon: '经度', create: '创建', pick_on_map: '在地图上点选位置',
   tracking_no: '查询码', case_detail: '案件详情', violations: '违规记录', evidence: '证据',
