@@ -214,6 +214,42 @@ test('the map works with no tiles and keeps one canvas marker per truck through 
   assert.deepEqual(problems.filter((p) => !p.includes('console-config')), []);
 });
 
+test('with GCJ-02 tiles configured, positions are shifted for display only and tiles load from the template', async () => {
+  const { page } = browser;
+  await page.goto(`${baseUrl()}/#/login`);
+  const result = await page.evaluate(async () => {
+    const { MapView } = await import('/assets/js/basemap.js');
+    const { wgs84ToGcj02 } = await import('/assets/js/coords.js');
+    const el = document.createElement('div');
+    el.style.cssText = 'position:fixed;left:0;top:0;width:400px;height:300px';
+    document.body.append(el);
+    // A same-origin template (the files do not exist; only the requested URLs matter here).
+    const view = new MapView(el, {
+      tiles: { url: '/tiles-test/{z}/{x}/{y}.png', coord_sys: 'gcj02', attribution: 'test tiles' },
+      center: [24.324, 109.407], zoom: 13,
+    });
+    const shown = view.toDisplay(24.324, 109.407);
+    const expected = wgs84ToGcj02(24.324, 109.407);
+    const back = view.fromDisplay(shown);
+    const tiles = [...el.querySelectorAll('img.leaflet-tile')].map((img) => img.getAttribute('src'));
+    const attribution = el.querySelector('.leaflet-control-attribution')?.textContent || '';
+    const coordSys = el.dataset.coordSys;
+    view.destroy();
+    el.remove();
+    return { shown: [shown.lat, shown.lng], expected, back, tiles, attribution, coordSys };
+  });
+  assert.equal(result.coordSys, 'gcj02');
+  assert.deepEqual(result.shown, result.expected);
+  // GCJ-02 moves Liuzhou by a few hundred metres; the inverse brings it back.
+  assert.ok(Math.abs(result.shown[1] - 109.407) > 0.003);
+  assert.ok(Math.abs(result.back[0] - 24.324) < 1e-8 && Math.abs(result.back[1] - 109.407) < 1e-8);
+  assert.ok(result.tiles.length > 0 && result.tiles.every((src) => /^\/tiles-test\/13\/\d+\/\d+\.png$/.test(src)), result.tiles.join(' '));
+  assert.match(result.attribution, /test tiles/);
+  // The missing test tiles were logged as failed loads; nothing else may have gone wrong.
+  assert.deepEqual(browser.problems.filter((p) => !/status of 404/.test(p)), []);
+  browser.problems.length = 0;
+});
+
 test('the live socket backs off exponentially with jitter, capped at 30 s', async () => {
   const { page } = browser;
   const delays = await page.evaluate(async () => {
