@@ -57,6 +57,7 @@ const app = document.getElementById('app');
 const topbar = document.getElementById('topbar');
 let cleanup = null;
 let clockTimer = 0;
+let generation = 0; // which route() call owns the page; a slower earlier render must not win
 
 function renderTopbar(route) {
   const user = session.get();
@@ -86,6 +87,8 @@ function logout() {
 }
 
 async function route() {
+  generation += 1;
+  const mine = generation;
   if (cleanup) {
     try { cleanup(); } catch (error) { console.error(error); }
     cleanup = null;
@@ -112,9 +115,12 @@ async function route() {
   const context = { params, id: target.id, user, homeFor };
   try {
     const result = await target.page.render(app, context);
-    cleanup = typeof result === 'function' ? result : null;
+    const release = typeof result === 'function' ? result : null;
+    if (mine === generation) cleanup = release;
+    else if (release) release(); // the user moved on while this page was loading
   } catch (error) {
     console.error(error);
+    if (mine !== generation) return;
     mount(app, h('p', { class: 'error', testid: 'page-error' }, `${t('error')}: ${error.message || error}`));
   }
 }

@@ -59,7 +59,9 @@ export async function render(container, { user }) {
       count.textContent = String(shown);
       count.dataset.count = String(shown);
       count.dataset.total = String(trucks.total);
-      if (selectedId) renderInfo(trucks.get(selectedId), null);
+      // Re-render the details only when the selected truck really moved (not on every frame).
+      const live = selectedId ? trucks.get(selectedId) : null;
+      if (live && live !== shownLive) renderInfo(live, null);
     },
   });
   view.drawFences({ [t('layer_trucks')]: trucks.layer }).catch((error) => console.warn(error));
@@ -79,8 +81,10 @@ export async function render(container, { user }) {
   for (const s of stateBoxes) s.box.addEventListener('change', applyFilter);
 
   let detail = null; // GET /vehicles/{id} of the selected truck
+  let shownLive = null; // the live position the details show
   function renderInfo(live, fetched) {
     if (fetched) detail = fetched;
+    shownLive = live;
     if (!live && !detail) { info.hidden = true; return; }
     const latest = live || (detail && detail.latest) || {};
     const row = (label, value, testid) => h('tr', null, h('th', null, label), h('td', { testid }, value));
