@@ -20,3 +20,4 @@ pub mod ingest;
 pub mod model;
 pub mod sim;
 pub mod telemetry;
+pub mod web;
