@@ -170,11 +170,7 @@ fn write_header(
     packet: Option<PacketInfo>,
     out: &mut BytesMut,
 ) -> Result<(), EncodeError> {
-    let mut phone = [0u8; 10];
-    let phone = phone
-        .get_mut(..header.version.phone_bytes())
-        .unwrap_or_default();
-    header.phone.write_bcd(phone)?;
+    let phone = header.phone.bcd(header.version.phone_bytes())?;
     out.put_u16(msg_id);
     out.put_u16(props.0);
     if header.version == Version::V2019 {
@@ -192,20 +188,37 @@ fn write_header(
 /// Appends the checksum of `out[content_at..]`, escapes that region in place and closes the
 /// frame.
 fn finish_frame(out: &mut BytesMut, content_at: usize) {
-    let sum = checksum(out.get(content_at..).unwrap_or_default());
+    let region = out.get(content_at..).unwrap_or_default();
+    // One scalar pass for checksum and escape count: frames are short, and a plain loop beats
+    // vector code's set-up at these lengths.
+    let (sum, mut escapes) = if region.len() <= 255 {
+        // A u8 count cannot overflow at this length and keeps the loop narrow.
+        let (x, n) = region.iter().fold((0u8, 0u8), |(x, n), &b| {
+            (x ^ b, n + u8::from(needs_escape(b)))
+        });
+        (x, usize::from(n))
+    } else {
+        (
+            checksum(region),
+            region.iter().filter(|&&b| needs_escape(b)).count(),
+        )
+    };
+    escapes += usize::from(needs_escape(sum));
     out.put_u8(sum);
-    escape_in_place(out, content_at);
+    if escapes > 0 {
+        escape_in_place(out, content_at, escapes);
+    }
     out.put_u8(FLAG);
 }
 
-/// Escapes `out[from..]` in place: grows the buffer by the number of escapes and moves bytes
-/// back to front so that nothing is copied twice.
-fn escape_in_place(out: &mut BytesMut, from: usize) {
-    let region = out.get(from..).unwrap_or_default();
-    let extra = memchr::memchr2_iter(FLAG, ESCAPE, region).count();
-    if extra == 0 {
-        return;
-    }
+#[inline]
+fn needs_escape(b: u8) -> bool {
+    b.wrapping_sub(ESCAPE) < 2
+}
+
+/// Escapes `out[from..]` in place, which holds `extra` bytes needing an escape: grows the
+/// buffer by that much and moves bytes back to front so that nothing is copied twice.
+fn escape_in_place(out: &mut BytesMut, from: usize, extra: usize) {
     let old_len = out.len();
     out.resize(old_len + extra, 0);
     let mut write = out.len();

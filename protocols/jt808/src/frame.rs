@@ -131,8 +131,27 @@ fn be16(data: &[u8], at: usize) -> u16 {
     }
 }
 
-/// Parses unescaped content: header + body + checksum.
-fn parse_unescaped(data: &[u8], opts: &ParseOptions) -> Result<Layout, FrameError> {
+/// One pass over escaped content: XOR of every byte (checksum byte included) and whether an
+/// escape byte occurs. Without escapes the content is the unescaped frame and this XOR is 0
+/// exactly when the checksum matches.
+#[inline]
+fn scan(content: &[u8]) -> (u8, bool) {
+    let mut xor = 0u8;
+    let mut escape = 0u8;
+    for &b in content {
+        xor ^= b;
+        escape |= u8::from(b == ESCAPE);
+    }
+    (xor, escape != 0)
+}
+
+/// Parses unescaped content: header + body + checksum. `xor_all`, when the caller already
+/// has it, is the XOR of all of `data`.
+fn parse_unescaped(
+    data: &[u8],
+    opts: &ParseOptions,
+    xor_all: Option<u8>,
+) -> Result<Layout, FrameError> {
     let Some((&received, content)) = data.split_last() else {
         return Err(FrameError::TooShort {
             len: 0,
@@ -145,7 +164,10 @@ fn parse_unescaped(data: &[u8], opts: &ParseOptions) -> Result<Layout, FrameErro
             min: MIN_CONTENT,
         });
     }
-    let computed = checksum(content);
+    let computed = match xor_all {
+        Some(all) => all ^ received,
+        None => checksum(content),
+    };
     let checksum_ok = computed == received;
     if !checksum_ok && !opts.accept_bad_checksum {
         return Err(FrameError::ChecksumMismatch { computed, received });
@@ -254,13 +276,14 @@ impl<'a> FrameRef<'a> {
         scratch: &'a mut Vec<u8>,
         opts: &ParseOptions,
     ) -> Result<FrameRef<'a>, FrameError> {
-        let data: &'a [u8] = if memchr::memchr(ESCAPE, content).is_none() {
-            content
-        } else {
+        let (xor_all, has_escape) = scan(content);
+        let (data, xor_all): (&'a [u8], _) = if has_escape {
             unescape_into(content, scratch, opts.accept_bare_escape_checksum)?;
-            scratch.as_slice()
+            (scratch.as_slice(), None)
+        } else {
+            (content, Some(xor_all))
         };
-        let layout = parse_unescaped(data, opts)?;
+        let layout = parse_unescaped(data, opts, xor_all)?;
         Ok(FrameRef {
             header: layout.header,
             body: data.get(layout.body).unwrap_or_default(),
@@ -297,15 +320,16 @@ impl Frame {
     /// Parses a raw frame `7E ... 7E` (escaped, delimiters included).
     pub fn parse(raw: Bytes, opts: &ParseOptions) -> Result<Frame, FrameError> {
         let content = frame_content(&raw)?;
-        if memchr::memchr(ESCAPE, content).is_none() {
-            let layout = parse_unescaped(content, opts)?;
+        let (xor_all, has_escape) = scan(content);
+        if !has_escape {
+            let layout = parse_unescaped(content, opts, Some(xor_all))?;
             // +1 for the opening delimiter.
             let body = raw.slice(layout.body.start + 1..layout.body.end + 1);
             Ok(Frame::from_layout(raw, layout, body))
         } else {
             let mut data = Vec::with_capacity(content.len());
             unescape_into(content, &mut data, opts.accept_bare_escape_checksum)?;
-            let layout = parse_unescaped(&data, opts)?;
+            let layout = parse_unescaped(&data, opts, None)?;
             let body = Bytes::from(data).slice(layout.body.clone());
             Ok(Frame::from_layout(raw, layout, body))
         }

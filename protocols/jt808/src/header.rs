@@ -112,6 +112,9 @@ pub struct Phone {
     digits: [u8; 20],
     /// Number of digits.
     len: u8,
+    /// The digits packed as BCD, right-aligned and zero-padded to 10 bytes, so that writing a
+    /// header of either width is a copy.
+    bcd: [u8; 10],
 }
 
 const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
@@ -119,18 +122,22 @@ const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
 impl Phone {
     /// Reads a BCD phone field (at most 10 bytes are used).
     pub fn from_bcd(bcd: &[u8]) -> Phone {
+        let used = bcd.get(..10).unwrap_or(bcd);
         let mut digits = [0u8; 20];
-        let mut len = 0usize;
-        for (pair, byte) in digits.chunks_exact_mut(2).zip(bcd) {
+        for (pair, byte) in digits.chunks_exact_mut(2).zip(used) {
             if let [hi, lo] = pair {
                 *hi = HEX_DIGITS[usize::from(byte >> 4)];
                 *lo = HEX_DIGITS[usize::from(byte & 0x0F)];
-                len += 2;
             }
+        }
+        let mut packed = [0u8; 10];
+        if let Some(tail) = packed.get_mut(10 - used.len()..) {
+            tail.copy_from_slice(used);
         }
         Phone {
             digits,
-            len: len as u8,
+            len: (used.len() * 2) as u8,
+            bcd: packed,
         }
     }
 
@@ -141,16 +148,30 @@ impl Phone {
             return Err(PhoneError::Length(text.chars().count()));
         }
         let mut digits = [0u8; 20];
-        for (slot, ch) in digits.iter_mut().zip(text.chars()) {
-            match ch {
-                '0'..='9' | 'a'..='f' => *slot = ch as u8,
-                'A'..='F' => *slot = ch.to_ascii_lowercase() as u8,
+        let mut nibbles = [0u8; 20];
+        let pad = 20 - bytes.len();
+        for (i, ch) in text.chars().enumerate() {
+            let (ascii, value) = match ch {
+                '0'..='9' => (ch as u8, ch as u8 - b'0'),
+                'a'..='f' => (ch as u8, ch as u8 - b'a' + 10),
+                'A'..='F' => (ch.to_ascii_lowercase() as u8, ch as u8 - b'A' + 10),
                 other => return Err(PhoneError::NotDigit(other)),
+            };
+            if let (Some(d), Some(n)) = (digits.get_mut(i), nibbles.get_mut(pad + i)) {
+                *d = ascii;
+                *n = value;
+            }
+        }
+        let mut bcd = [0u8; 10];
+        for (byte, pair) in bcd.iter_mut().zip(nibbles.chunks_exact(2)) {
+            if let [hi, lo] = pair {
+                *byte = (hi << 4) | lo;
             }
         }
         Ok(Phone {
             digits,
             len: bytes.len() as u8,
+            bcd,
         })
     }
 
@@ -172,37 +193,29 @@ impl Phone {
         }
     }
 
-    /// Writes the phone as `out.len()` BCD bytes, left-padded with zeros. A phone with more
+    /// The phone as `width` (at most 10) BCD bytes, left-padded with zeros. A phone with more
     /// significant digits than fit is an error; surplus leading zeros are dropped.
+    #[inline]
+    pub fn bcd(&self, width: usize) -> Result<&[u8], EncodeError> {
+        let cut = 10usize.saturating_sub(width);
+        let (dropped, kept) = self.bcd.split_at(cut);
+        if width > 10 || dropped.iter().fold(0u8, |acc, &b| acc | b) != 0 {
+            return Err(self.too_long(width));
+        }
+        Ok(kept)
+    }
+
+    #[cold]
+    fn too_long(&self, width: usize) -> EncodeError {
+        EncodeError::PhoneTooLong {
+            phone: self.as_str().to_owned(),
+            max: width.min(10) * 2,
+        }
+    }
+
+    /// Writes the phone into `out` as `out.len()` BCD bytes (see [`Phone::bcd`]).
     pub fn write_bcd(&self, out: &mut [u8]) -> Result<(), EncodeError> {
-        let width = out.len() * 2;
-        let mut digits = self.as_str().as_bytes();
-        while digits.len() > width {
-            match digits.split_first() {
-                Some((b'0', rest)) => digits = rest,
-                _ => {
-                    return Err(EncodeError::PhoneTooLong {
-                        phone: self.as_str().to_owned(),
-                        max: width,
-                    });
-                }
-            }
-        }
-        let pad = width - digits.len();
-        let nibble = |i: usize| -> u8 {
-            if i < pad {
-                0
-            } else {
-                digits.get(i - pad).map_or(0, |&c| match c {
-                    b'0'..=b'9' => c - b'0',
-                    b'a'..=b'f' => c - b'a' + 10,
-                    _ => 0,
-                })
-            }
-        };
-        for (i, byte) in out.iter_mut().enumerate() {
-            *byte = (nibble(2 * i) << 4) | nibble(2 * i + 1);
-        }
+        out.copy_from_slice(self.bcd(out.len())?);
         Ok(())
     }
 }

@@ -369,37 +369,65 @@ pub enum ItemValue {
 
 impl ItemValue {
     /// Decodes a standard item; `None` for other ids or non-standard lengths.
+    #[inline]
     pub fn parse(id: u8, data: &[u8]) -> Option<ItemValue> {
-        let be32 = |d: &[u8]| <[u8; 4]>::try_from(d).ok().map(u32::from_be_bytes);
-        let be16 = |d: &[u8]| <[u8; 2]>::try_from(d).ok().map(u16::from_be_bytes);
-        match (id, data) {
-            (0x01, d) => be32(d).map(ItemValue::Mileage),
-            (0x02, d) => be16(d).map(ItemValue::Fuel),
-            (0x03, d) => be16(d).map(ItemValue::RecorderSpeed),
-            (0x04, d) => be16(d).map(ItemValue::AlarmEventId),
-            (0x11, &[area_type]) => Some(ItemValue::OverspeedArea {
-                area_type,
-                area_id: None,
-            }),
-            (0x11, &[area_type, a, b, c, d]) => Some(ItemValue::OverspeedArea {
-                area_type,
-                area_id: Some(u32::from_be_bytes([a, b, c, d])),
-            }),
-            (0x12, &[area_type, a, b, c, d, direction]) => Some(ItemValue::AreaInOut {
-                area_type,
-                area_id: u32::from_be_bytes([a, b, c, d]),
-                direction,
-            }),
-            (0x13, &[a, b, c, d, t1, t2, result]) => Some(ItemValue::RouteTime {
-                route_id: u32::from_be_bytes([a, b, c, d]),
-                time_s: u16::from_be_bytes([t1, t2]),
-                result,
-            }),
-            (0x25, d) => be32(d).map(ItemValue::ExtSignals),
-            (0x2A, d) => be16(d).map(ItemValue::IoStatus),
-            (0x2B, d) => be32(d).map(ItemValue::Analog),
-            (0x30, &[v]) => Some(ItemValue::SignalStrength(v)),
-            (0x31, &[v]) => Some(ItemValue::SatelliteCount(v)),
+        // Match on the length first: every standard item has one or two fixed lengths, and
+        // fixed-size arrays make the field reads branch-free.
+        match data.len() {
+            1 => {
+                let [v] = <[u8; 1]>::try_from(data).ok()?;
+                match id {
+                    0x11 => Some(ItemValue::OverspeedArea {
+                        area_type: v,
+                        area_id: None,
+                    }),
+                    0x30 => Some(ItemValue::SignalStrength(v)),
+                    0x31 => Some(ItemValue::SatelliteCount(v)),
+                    _ => None,
+                }
+            }
+            2 => {
+                let v = u16::from_be_bytes(<[u8; 2]>::try_from(data).ok()?);
+                match id {
+                    0x02 => Some(ItemValue::Fuel(v)),
+                    0x03 => Some(ItemValue::RecorderSpeed(v)),
+                    0x04 => Some(ItemValue::AlarmEventId(v)),
+                    0x2A => Some(ItemValue::IoStatus(v)),
+                    _ => None,
+                }
+            }
+            4 => {
+                let v = u32::from_be_bytes(<[u8; 4]>::try_from(data).ok()?);
+                match id {
+                    0x01 => Some(ItemValue::Mileage(v)),
+                    0x25 => Some(ItemValue::ExtSignals(v)),
+                    0x2B => Some(ItemValue::Analog(v)),
+                    _ => None,
+                }
+            }
+            5 if id == 0x11 => {
+                let [area_type, a, b, c, d] = <[u8; 5]>::try_from(data).ok()?;
+                Some(ItemValue::OverspeedArea {
+                    area_type,
+                    area_id: Some(u32::from_be_bytes([a, b, c, d])),
+                })
+            }
+            6 if id == 0x12 => {
+                let [area_type, a, b, c, d, direction] = <[u8; 6]>::try_from(data).ok()?;
+                Some(ItemValue::AreaInOut {
+                    area_type,
+                    area_id: u32::from_be_bytes([a, b, c, d]),
+                    direction,
+                })
+            }
+            7 if id == 0x13 => {
+                let [a, b, c, d, t1, t2, result] = <[u8; 7]>::try_from(data).ok()?;
+                Some(ItemValue::RouteTime {
+                    route_id: u32::from_be_bytes([a, b, c, d]),
+                    time_s: u16::from_be_bytes([t1, t2]),
+                    result,
+                })
+            }
             _ => None,
         }
     }
@@ -487,6 +515,7 @@ pub struct RawItem<'a> {
 
 impl RawItem<'_> {
     /// The decoded value for standard items with their standard length.
+    #[inline]
     pub fn value(&self) -> Option<ItemValue> {
         ItemValue::parse(self.id, self.data)
     }
@@ -533,6 +562,7 @@ pub struct ItemIter<'a> {
 impl<'a> Iterator for ItemIter<'a> {
     type Item = Result<RawItem<'a>, ItemDefect>;
 
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let (&id, after_id) = self.rest.split_first()?;
         let offset = self.offset;
