@@ -5,6 +5,7 @@
 //! Data flows one way: gateway -> bus -> engine -> cases; the store is reached only through its
 //! interface, and nothing below the API knows about HTTP.
 //!
+//! - [`decode`]: the `haulwatch decode` tool (JT/T 808 hex in, JSON lines out).
 //! - [`model`]: domain types shared by every module (registry, positions, violations).
 //! - `ingest`: the JT/T 808 TCP gateway (terminal sessions, acknowledgements after storage).
 //! - `bus`: fan-out of positions to the track store, the engine and the live stream.
@@ -16,6 +17,7 @@
 
 pub mod bus;
 pub mod cases;
+pub mod decode;
 pub mod ingest;
 pub mod model;
 pub mod sim;

@@ -13,10 +13,33 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Decode JT/T 808 frames given as hex into JSON, one object per frame.
+    Decode {
+        /// Accept frames with a bad checksum (reported as "checksum_ok": false), a bare 0x7D
+        /// checksum or a body length that does not match.
+        #[arg(long)]
+        lenient: bool,
+        /// Frames as hex, one per argument, spaces ignored. Without any, frames are read from
+        /// stdin, one per line.
+        hex: Vec<String>,
+    },
+}
 
-// Replaced by real subcommands as they land.
-#[allow(unreachable_code)]
 fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {}
+    match Cli::parse().command {
+        Command::Decode { lenient, hex } => {
+            let result = haulwatch::decode::run(
+                &hex,
+                lenient,
+                std::io::stdin().lock(),
+                std::io::stdout().lock(),
+            );
+            match result {
+                // A closed pipe (`| head`) is the reader's choice, not a failure.
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                other => Ok(other?),
+            }
+        }
+    }
 }
