@@ -1,6 +1,11 @@
 //! The `haulwatch` command line: one binary for every job.
 
+use std::path::PathBuf;
+
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+use haulwatch::import::{self, ImportError};
+use haulwatch::store::{Store, StoreConfig};
 
 /// haulwatch: construction-waste truck monitoring (JT/T 808 ingest, geofence rules,
 /// enforcement cases).
@@ -13,10 +18,107 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
-enum Command {}
+enum Command {
+    /// Apply database migrations (also done at every start) and print the schema versions.
+    Migrate {
+        /// Where the data lives.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Validate a registry bundle (registry.json + *.geojson) and import it in one transaction.
+    /// Every fault is printed; on any fault nothing is imported and the exit code is 1.
+    Import {
+        /// The bundle directory, e.g. geofences/liuzhou.
+        dir: PathBuf,
+        /// Only validate; do not touch the database.
+        #[arg(long)]
+        check: bool,
+        /// Where the data lives.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
 
-// Replaced by real subcommands as they land.
-#[allow(unreachable_code)]
+/// Where the store is: PostgreSQL by URL, or the embedded SQLite database in a directory.
+#[derive(Debug, clap::Args)]
+struct StoreArgs {
+    /// PostgreSQL URL (postgres://user@host/db). Without it the embedded SQLite database in
+    /// --data-dir is used.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// Directory of the embedded SQLite database.
+    #[arg(long, env = "HAULWATCH_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+}
+
+impl StoreArgs {
+    async fn open(&self) -> anyhow::Result<Store> {
+        let config = StoreConfig::new(self.database_url.clone(), self.data_dir.clone());
+        Store::open(config).await.context("cannot open the store")
+    }
+}
+
 fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {}
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
+    match Cli::parse().command {
+        Command::Migrate { store } => runtime.block_on(async {
+            let store = store.open().await?;
+            let versions = store.migrate().await.context("migration failed")?;
+            println!(
+                "Schema is up to date on {:?}; applied migrations: {versions:?}",
+                store.backend()
+            );
+            anyhow::Ok(())
+        }),
+        Command::Import { dir, check, store } => runtime.block_on(async {
+            if check {
+                return match import::load_bundle(&dir) {
+                    Ok(registry) => {
+                        println!(
+                            "{} is valid: {} companies, {} vehicles, {} terminals, {} sites, \
+                             {} disposal grounds, {} routes, {} zones, {} permits",
+                            dir.display(),
+                            registry.companies.len(),
+                            registry.vehicles.len(),
+                            registry.terminals.len(),
+                            registry.sites.len(),
+                            registry.disposal_grounds.len(),
+                            registry.routes.len(),
+                            registry.zones.len(),
+                            registry.permits.len()
+                        );
+                        Ok(())
+                    }
+                    Err(faults) => report_faults(&dir, &faults),
+                };
+            }
+            let store = store.open().await?;
+            match import::import_bundle(&store, &dir).await {
+                Ok(summary) => {
+                    println!(
+                        "Imported {}: {}",
+                        dir.display(),
+                        serde_json::to_string(&summary)?
+                    );
+                    Ok(())
+                }
+                Err(ImportError::Faults(faults)) => report_faults(&dir, &faults),
+                Err(ImportError::Store(error)) => {
+                    Err(error).context("import failed; nothing was imported")
+                }
+            }
+        }),
+    }
+}
+
+/// Prints every fault and fails.
+fn report_faults(dir: &std::path::Path, faults: &[import::BundleFault]) -> anyhow::Result<()> {
+    for fault in faults {
+        eprintln!("{fault}");
+    }
+    anyhow::bail!(
+        "{} has {} fault(s); nothing was imported",
+        dir.display(),
+        faults.len()
+    )
 }
