@@ -425,6 +425,16 @@ const PG_UNNEST: &str = "SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[]
      $10::int4[], $11::int8[], $12::int8[], $13::text[], $14::bool[], $15::bool[], \
      $16::float8[], $17::float8[], $18::text[], $19::int8[], $20::bytea[])";
 
+/// Vehicles inside an area: the GiST index on `geom` answers `ST_Intersects`.
+const PG_VEHICLES_IN_AREA: &str = "SELECT vehicle_id, MIN(time), MAX(time), COUNT(*) \
+     FROM positions WHERE time >= $1 AND time < $2 AND vehicle_id IS NOT NULL AND flags = 0 \
+     AND ST_Intersects(geom, ST_GeomFromWKB($3, 4326)) GROUP BY vehicle_id ORDER BY vehicle_id";
+
+/// Candidate positions for an area on SQLite: the bounding-box prefilter (exact test in `geo`).
+const SQLITE_IN_BBOX: &str = "SELECT vehicle_id, time, lon, lat FROM positions \
+     WHERE time >= $1 AND time < $2 AND vehicle_id IS NOT NULL AND flags = 0 \
+     AND lon BETWEEN $3 AND $4 AND lat BETWEEN $5 AND $6";
+
 /// Appends one position's values to a SQLite multi-row INSERT.
 fn push_sqlite_row<'a>(
     mut row: sqlx::query_builder::Separated<'_, 'a, sqlx::Sqlite, &'static str>,
@@ -655,17 +665,12 @@ impl Store {
         match &self.inner.db {
             Db::Pg(pool) => {
                 let wkb = codec::to_wkb(&geometry)?;
-                let rows: Vec<(String, Ts, Ts, i64)> = sqlx::query_as(
-                    "SELECT vehicle_id, MIN(time), MAX(time), COUNT(*) FROM positions \
-                     WHERE time >= $1 AND time < $2 AND vehicle_id IS NOT NULL AND flags = 0 \
-                     AND ST_Intersects(geom, ST_GeomFromWKB($3, 4326)) \
-                     GROUP BY vehicle_id ORDER BY vehicle_id",
-                )
-                .bind(Ts(from))
-                .bind(Ts(to))
-                .bind(wkb)
-                .fetch_all(pool)
-                .await?;
+                let rows: Vec<(String, Ts, Ts, i64)> = sqlx::query_as(PG_VEHICLES_IN_AREA)
+                    .bind(Ts(from))
+                    .bind(Ts(to))
+                    .bind(wkb)
+                    .fetch_all(pool)
+                    .await?;
                 Ok(rows
                     .into_iter()
                     .map(|(vehicle_id, first, last, n)| AreaVisit {
@@ -677,19 +682,15 @@ impl Store {
                     .collect())
             }
             Db::Lite(pool) => {
-                let rows: Vec<(String, Ts, f64, f64)> = sqlx::query_as(
-                    "SELECT vehicle_id, time, lon, lat FROM positions \
-                     WHERE time >= $1 AND time < $2 AND vehicle_id IS NOT NULL AND flags = 0 \
-                     AND lon BETWEEN $3 AND $4 AND lat BETWEEN $5 AND $6",
-                )
-                .bind(Ts(from))
-                .bind(Ts(to))
-                .bind(bbox.min_lon)
-                .bind(bbox.max_lon)
-                .bind(bbox.min_lat)
-                .bind(bbox.max_lat)
-                .fetch_all(pool)
-                .await?;
+                let rows: Vec<(String, Ts, f64, f64)> = sqlx::query_as(SQLITE_IN_BBOX)
+                    .bind(Ts(from))
+                    .bind(Ts(to))
+                    .bind(bbox.min_lon)
+                    .bind(bbox.max_lon)
+                    .bind(bbox.min_lat)
+                    .bind(bbox.max_lat)
+                    .fetch_all(pool)
+                    .await?;
                 let mut visits: std::collections::BTreeMap<String, AreaVisit> =
                     std::collections::BTreeMap::new();
                 for (vehicle_id, time, lon, lat) in rows {
@@ -709,6 +710,51 @@ impl Store {
                 Ok(visits.into_values().collect())
             }
         }
+    }
+
+    /// The query plan of [`Store::vehicles_in_area`], for operators checking that the spatial
+    /// index is used (PostgreSQL `EXPLAIN`, SQLite `EXPLAIN QUERY PLAN`).
+    pub async fn explain_vehicles_in_area(
+        &self,
+        area: &MultiPolygon<f64>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<String, StoreError> {
+        let geometry = geo_types::Geometry::MultiPolygon(area.clone());
+        let bbox = Bbox::of(&geometry)?;
+        let lines: Vec<String> = match &self.inner.db {
+            Db::Pg(pool) => {
+                let mut tx = pool.begin().await?;
+                // Small test tables would be scanned sequentially; the question is whether the
+                // index can serve the query.
+                sqlx::query("SET LOCAL enable_seqscan = off")
+                    .execute(&mut *tx)
+                    .await?;
+                let rows: Vec<(String,)> =
+                    sqlx::query_as(&format!("EXPLAIN {PG_VEHICLES_IN_AREA}"))
+                        .bind(Ts(from))
+                        .bind(Ts(to))
+                        .bind(codec::to_wkb(&geometry)?)
+                        .fetch_all(&mut *tx)
+                        .await?;
+                tx.rollback().await?;
+                rows.into_iter().map(|(line,)| line).collect()
+            }
+            Db::Lite(pool) => {
+                let rows: Vec<(i64, i64, i64, String)> =
+                    sqlx::query_as(&format!("EXPLAIN QUERY PLAN {SQLITE_IN_BBOX}"))
+                        .bind(Ts(from))
+                        .bind(Ts(to))
+                        .bind(bbox.min_lon)
+                        .bind(bbox.max_lon)
+                        .bind(bbox.min_lat)
+                        .bind(bbox.max_lat)
+                        .fetch_all(pool)
+                        .await?;
+                rows.into_iter().map(|(_, _, _, line)| line).collect()
+            }
+        };
+        Ok(lines.join("\n"))
     }
 
     /// The newest usable position of every vehicle (by GNSS time), by vehicle id: one read of
