@@ -1,6 +1,7 @@
 //! The `haulwatch` command line: one binary for every job.
 
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -58,7 +59,7 @@ impl StoreArgs {
     }
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
     match Cli::parse().command {
         Command::Migrate { store } => runtime.block_on(async {
@@ -68,7 +69,7 @@ fn main() -> anyhow::Result<()> {
                 "Schema is up to date on {:?}; applied migrations: {versions:?}",
                 store.backend()
             );
-            anyhow::Ok(())
+            anyhow::Ok(ExitCode::SUCCESS)
         }),
         Command::Import { dir, check, store } => runtime.block_on(async {
             if check {
@@ -87,7 +88,7 @@ fn main() -> anyhow::Result<()> {
                             registry.zones.len(),
                             registry.permits.len()
                         );
-                        Ok(())
+                        Ok(ExitCode::SUCCESS)
                     }
                     Err(faults) => report_faults(&dir, &faults),
                 };
@@ -100,7 +101,7 @@ fn main() -> anyhow::Result<()> {
                         dir.display(),
                         serde_json::to_string(&summary)?
                     );
-                    Ok(())
+                    Ok(ExitCode::SUCCESS)
                 }
                 Err(ImportError::Faults(faults)) => report_faults(&dir, &faults),
                 Err(ImportError::Store(error)) => {
@@ -111,14 +112,18 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
-/// Prints every fault and fails.
-fn report_faults(dir: &std::path::Path, faults: &[import::BundleFault]) -> anyhow::Result<()> {
+/// Prints every fault, one a line, and fails with exit code 1.
+fn report_faults(
+    dir: &std::path::Path,
+    faults: &[import::BundleFault],
+) -> anyhow::Result<ExitCode> {
     for fault in faults {
         eprintln!("{fault}");
     }
-    anyhow::bail!(
+    eprintln!(
         "{} has {} fault(s); nothing was imported",
         dir.display(),
         faults.len()
-    )
+    );
+    Ok(ExitCode::FAILURE)
 }

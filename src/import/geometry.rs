@@ -54,13 +54,18 @@ struct RawFeature {
     properties: serde_json::Map<String, Value>,
 }
 
+/// The ids present in a file, even of features with faults, so that references to a broken
+/// feature are not reported a second time as unknown. `None` when the file itself could not be
+/// read: references into it cannot be checked at all.
+pub(super) type PresentIds = Option<HashSet<String>>;
+
 /// Reads a FeatureCollection file; faults go to `faults`, features that parse come back with
-/// the collection's coordinate system.
+/// the collection's coordinate system and the ids of every feature.
 fn read_collection(
     dir: &Path,
     file: &str,
     faults: &mut Vec<BundleFault>,
-) -> Option<(CoordSys, Vec<RawFeature>)> {
+) -> Option<(CoordSys, Vec<RawFeature>, HashSet<String>)> {
     let path = dir.join(file);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
@@ -130,6 +135,10 @@ fn read_collection(
         ));
         return None;
     };
+    let present: HashSet<String> = features
+        .iter()
+        .filter_map(|f| f.get("id").and_then(Value::as_str).map(str::to_string))
+        .collect();
     let mut seen = HashSet::new();
     let mut out = Vec::with_capacity(features.len());
     for (index, feature) in features.iter().enumerate() {
@@ -215,7 +224,7 @@ fn read_collection(
             properties,
         });
     }
-    Some((coord_sys, out))
+    Some((coord_sys, out, present))
 }
 
 /// Checks one raw position: two finite numbers within WGS-84 range.
@@ -526,9 +535,9 @@ pub(super) fn load_polygon_file(
     dir: &Path,
     file: &str,
     faults: &mut Vec<BundleFault>,
-) -> Vec<PolygonFeature> {
-    let Some((coord_sys, features)) = read_collection(dir, file, faults) else {
-        return Vec::new();
+) -> (Vec<PolygonFeature>, PresentIds) {
+    let Some((coord_sys, features, present)) = read_collection(dir, file, faults) else {
+        return (Vec::new(), None);
     };
     let mut out = Vec::with_capacity(features.len());
     for feature in features {
@@ -545,13 +554,13 @@ pub(super) fn load_polygon_file(
             });
         }
     }
-    out
+    (out, Some(present))
 }
 
 /// Reads `routes.geojson`.
-pub(super) fn load_routes(dir: &Path, faults: &mut Vec<BundleFault>) -> Vec<Route> {
-    let Some((coord_sys, features)) = read_collection(dir, ROUTES_FILE, faults) else {
-        return Vec::new();
+pub(super) fn load_routes(dir: &Path, faults: &mut Vec<BundleFault>) -> (Vec<Route>, PresentIds) {
+    let Some((coord_sys, features, present)) = read_collection(dir, ROUTES_FILE, faults) else {
+        return (Vec::new(), None);
     };
     let mut out = Vec::with_capacity(features.len());
     for feature in features {
@@ -574,7 +583,7 @@ pub(super) fn load_routes(dir: &Path, faults: &mut Vec<BundleFault>) -> Vec<Rout
             });
         }
     }
-    out
+    (out, Some(present))
 }
 
 /// Parses a zone's `allowed` list.
@@ -637,9 +646,9 @@ fn allowed_windows(
 }
 
 /// Reads `zones.geojson`.
-pub(super) fn load_zones(dir: &Path, faults: &mut Vec<BundleFault>) -> Vec<Zone> {
-    let Some((coord_sys, features)) = read_collection(dir, ZONES_FILE, faults) else {
-        return Vec::new();
+pub(super) fn load_zones(dir: &Path, faults: &mut Vec<BundleFault>) -> (Vec<Zone>, PresentIds) {
+    let Some((coord_sys, features, present)) = read_collection(dir, ZONES_FILE, faults) else {
+        return (Vec::new(), None);
     };
     let mut out = Vec::with_capacity(features.len());
     for feature in features {
@@ -680,5 +689,5 @@ pub(super) fn load_zones(dir: &Path, faults: &mut Vec<BundleFault>) -> Vec<Zone>
             });
         }
     }
-    out
+    (out, Some(present))
 }

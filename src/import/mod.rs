@@ -129,10 +129,17 @@ impl fmt::Display for BundleFault {
 /// assigns its own when importing). Returns every fault found, not just the first.
 pub fn load_bundle(dir: &Path) -> Result<Registry, Vec<BundleFault>> {
     let mut faults = Vec::new();
-    let sites = geometry::load_polygon_file(dir, SITES_FILE, &mut faults);
-    let grounds = geometry::load_polygon_file(dir, DISPOSAL_GROUNDS_FILE, &mut faults);
-    let routes = geometry::load_routes(dir, &mut faults);
-    let zones = geometry::load_zones(dir, &mut faults);
+    let (sites, site_ids) = geometry::load_polygon_file(dir, SITES_FILE, &mut faults);
+    let (grounds, ground_ids) =
+        geometry::load_polygon_file(dir, DISPOSAL_GROUNDS_FILE, &mut faults);
+    let (routes, route_ids) = geometry::load_routes(dir, &mut faults);
+    let (zones, zone_ids) = geometry::load_zones(dir, &mut faults);
+    let present = registry_file::FenceIds {
+        sites: site_ids,
+        disposal_grounds: ground_ids,
+        routes: route_ids,
+        zones: zone_ids,
+    };
     let mut registry = Registry {
         sites: sites
             .into_iter()
@@ -156,7 +163,7 @@ pub fn load_bundle(dir: &Path) -> Result<Registry, Vec<BundleFault>> {
         zones,
         ..Registry::default()
     };
-    registry_file::load(dir, &mut registry, &mut faults);
+    registry_file::load(dir, &mut registry, &present, &mut faults);
     if faults.is_empty() {
         Ok(registry)
     } else {

@@ -146,6 +146,24 @@ struct PermitIn {
     daily_windows: Vec<WindowIn>,
 }
 
+/// Ids present in the GeoJSON files (see [`super::geometry::PresentIds`]).
+pub(super) struct FenceIds {
+    /// Sites.
+    pub sites: super::geometry::PresentIds,
+    /// Disposal grounds.
+    pub disposal_grounds: super::geometry::PresentIds,
+    /// Routes.
+    pub routes: super::geometry::PresentIds,
+    /// Zones.
+    pub zones: super::geometry::PresentIds,
+}
+
+/// Whether `id` may be referred to: present in its file, or the file could not be read (its
+/// own fault says so; every reference into it would only repeat that).
+fn present(ids: &super::geometry::PresentIds, id: &str) -> bool {
+    ids.as_ref().is_none_or(|ids| ids.contains(id))
+}
+
 /// Collects faults for one file.
 struct Faults<'a> {
     out: &'a mut Vec<BundleFault>,
@@ -220,7 +238,12 @@ fn records<T: DeserializeOwned>(
 
 /// Reads `registry.json` into `registry` (whose fences are already loaded), checking every
 /// reference.
-pub(super) fn load(dir: &Path, registry: &mut Registry, out: &mut Vec<BundleFault>) {
+pub(super) fn load(
+    dir: &Path,
+    registry: &mut Registry,
+    fences: &FenceIds,
+    out: &mut Vec<BundleFault>,
+) {
     let path = dir.join(REGISTRY_FILE);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
@@ -282,13 +305,6 @@ pub(super) fn load(dir: &Path, registry: &mut Registry, out: &mut Vec<BundleFaul
         .map(|(_, v)| (v.id.clone(), v.company_id.clone()))
         .collect();
     let vehicle_ids = raw_ids("vehicles");
-    let site_ids: HashSet<&str> = registry.sites.iter().map(|s| s.id.as_str()).collect();
-    let ground_ids: HashSet<&str> = registry
-        .disposal_grounds
-        .iter()
-        .map(|g| g.id.as_str())
-        .collect();
-    let route_ids: HashSet<&str> = registry.routes.iter().map(|r| r.id.as_str()).collect();
     let zone_kinds: HashMap<&str, ZoneKind> = registry
         .zones
         .iter()
@@ -426,6 +442,8 @@ pub(super) fn load(dir: &Path, registry: &mut Registry, out: &mut Vec<BundleFaul
         if let Some(zone) = &o.district_zone_id {
             match zone_kinds.get(zone.as_str()) {
                 Some(ZoneKind::District) => {}
+                // Present but faulty: its own fault is reported.
+                None if present(&fences.zones, zone) => {}
                 Some(kind) => {
                     faults.push(
                         &label,
@@ -494,7 +512,7 @@ pub(super) fn load(dir: &Path, registry: &mut Registry, out: &mut Vec<BundleFaul
                 ),
             }
         }
-        if !site_ids.contains(p.site_id.as_str()) {
+        if !present(&fences.sites, &p.site_id) {
             faults.push(
                 &label,
                 FaultKind::UnknownReference,
@@ -509,7 +527,7 @@ pub(super) fn load(dir: &Path, registry: &mut Registry, out: &mut Vec<BundleFaul
             );
         }
         for ground in &p.disposal_ground_ids {
-            if !ground_ids.contains(ground.as_str()) {
+            if !present(&fences.disposal_grounds, ground) {
                 faults.push(
                     &label,
                     FaultKind::UnknownReference,
@@ -521,7 +539,7 @@ pub(super) fn load(dir: &Path, registry: &mut Registry, out: &mut Vec<BundleFaul
             faults.push(&label, FaultKind::InvalidValue, "route_ids is empty");
         }
         for route in &p.route_ids {
-            if !route_ids.contains(route.as_str()) {
+            if !present(&fences.routes, route) {
                 faults.push(
                     &label,
                     FaultKind::UnknownReference,
