@@ -10,7 +10,8 @@
 //! - `ingest`: the JT/T 808 TCP gateway (terminal sessions, acknowledgements after storage).
 //! - `bus`: fan-out of positions to the track store, the engine and the live stream.
 //! - `engine`: the in-memory geofence index and the per-vehicle rule state machines.
-//! - `store`: PostgreSQL/PostGIS or embedded SQLite behind one interface.
+//! - [`store`]: PostgreSQL/PostGIS or embedded SQLite behind one interface.
+//! - [`import`]: registry bundles (GeoJSON + registry.json): parsing, validation, import.
 //! - `cases`: enforcement cases, the legal workflow, the audit chain, dispatch.
 //! - `api`, `web`: the HTTP API and the web console.
 //! - `sim`: the JT/T 808 fleet simulator.
@@ -18,8 +19,10 @@
 pub mod bus;
 pub mod cases;
 pub mod decode;
+pub mod import;
 pub mod ingest;
 pub mod model;
 pub mod sim;
+pub mod store;
 pub mod telemetry;
 pub mod web;

@@ -1,6 +1,12 @@
 //! The `haulwatch` command line: one binary for every job.
 
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+use haulwatch::import::{self, ImportError};
+use haulwatch::store::{Store, StoreConfig};
 
 /// haulwatch: construction-waste truck monitoring (JT/T 808 ingest, geofence rules,
 /// enforcement cases).
@@ -24,22 +30,125 @@ enum Command {
         /// stdin, one per line.
         hex: Vec<String>,
     },
+    /// Apply database migrations (also done at every start) and print the schema versions.
+    Migrate {
+        /// Where the data lives.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Validate a registry bundle (registry.json + *.geojson) and import it in one transaction.
+    /// Every fault is printed; on any fault nothing is imported and the exit code is 1.
+    Import {
+        /// The bundle directory, e.g. geofences/liuzhou.
+        dir: PathBuf,
+        /// Only validate; do not touch the database.
+        #[arg(long)]
+        check: bool,
+        /// Where the data lives.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
 }
 
-fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
-        Command::Decode { lenient, hex } => {
-            let result = haulwatch::decode::run(
-                &hex,
-                lenient,
-                std::io::stdin().lock(),
-                std::io::stdout().lock(),
-            );
-            match result {
-                // A closed pipe (`| head`) is the reader's choice, not a failure.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-                other => Ok(other?),
-            }
-        }
+/// Where the store is: PostgreSQL by URL, or the embedded SQLite database in a directory.
+#[derive(Debug, clap::Args)]
+struct StoreArgs {
+    /// PostgreSQL URL (postgres://user@host/db). Without it the embedded SQLite database in
+    /// --data-dir is used.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// Directory of the embedded SQLite database.
+    #[arg(long, env = "HAULWATCH_DATA_DIR", default_value = "./data")]
+    data_dir: PathBuf,
+}
+
+impl StoreArgs {
+    async fn open(&self) -> anyhow::Result<Store> {
+        let config = StoreConfig::new(self.database_url.clone(), self.data_dir.clone());
+        Store::open(config).await.context("cannot open the store")
     }
+}
+
+fn main() -> anyhow::Result<ExitCode> {
+    let command = Cli::parse().command;
+    if let Command::Decode { lenient, hex } = &command {
+        let result = haulwatch::decode::run(
+            hex,
+            *lenient,
+            std::io::stdin().lock(),
+            std::io::stdout().lock(),
+        );
+        return match result {
+            // A closed pipe (`| head`) is the reader's choice, not a failure.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+            other => other.map(|()| ExitCode::SUCCESS).map_err(Into::into),
+        };
+    }
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
+    match command {
+        Command::Decode { .. } => Ok(ExitCode::SUCCESS),
+        Command::Migrate { store } => runtime.block_on(async {
+            let store = store.open().await?;
+            let versions = store.migrate().await.context("migration failed")?;
+            println!(
+                "Schema is up to date on {:?}; applied migrations: {versions:?}",
+                store.backend()
+            );
+            anyhow::Ok(ExitCode::SUCCESS)
+        }),
+        Command::Import { dir, check, store } => runtime.block_on(async {
+            if check {
+                return match import::load_bundle(&dir) {
+                    Ok(registry) => {
+                        println!(
+                            "{} is valid: {} companies, {} vehicles, {} terminals, {} sites, \
+                             {} disposal grounds, {} routes, {} zones, {} permits",
+                            dir.display(),
+                            registry.companies.len(),
+                            registry.vehicles.len(),
+                            registry.terminals.len(),
+                            registry.sites.len(),
+                            registry.disposal_grounds.len(),
+                            registry.routes.len(),
+                            registry.zones.len(),
+                            registry.permits.len()
+                        );
+                        Ok(ExitCode::SUCCESS)
+                    }
+                    Err(faults) => report_faults(&dir, &faults),
+                };
+            }
+            let store = store.open().await?;
+            match import::import_bundle(&store, &dir).await {
+                Ok(summary) => {
+                    println!(
+                        "Imported {}: {}",
+                        dir.display(),
+                        serde_json::to_string(&summary)?
+                    );
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(ImportError::Faults(faults)) => report_faults(&dir, &faults),
+                Err(ImportError::Store(error)) => {
+                    Err(error).context("import failed; nothing was imported")
+                }
+            }
+        }),
+    }
+}
+
+/// Prints every fault, one a line, and fails with exit code 1.
+fn report_faults(
+    dir: &std::path::Path,
+    faults: &[import::BundleFault],
+) -> anyhow::Result<ExitCode> {
+    for fault in faults {
+        eprintln!("{fault}");
+    }
+    eprintln!(
+        "{} has {} fault(s); nothing was imported",
+        dir.display(),
+        faults.len()
+    );
+    Ok(ExitCode::FAILURE)
 }
