@@ -87,6 +87,14 @@ impl PositionBus for InProcessBus {
             Ok(())
         })
     }
+
+    fn report_unregistered(&self, position: Position) -> BoxFuture<'_, Result<(), BusError>> {
+        Box::pin(async move {
+            let partition = partition_of(&position, self.partitions.len());
+            let queue = self.partitions.get(partition).ok_or(BusError::Closed)?;
+            queue.send(position).await.map_err(|_| BusError::Closed)
+        })
+    }
 }
 
 #[cfg(test)]

@@ -40,11 +40,29 @@ pub trait TrackSink: Send + Sync + 'static {
     fn append(&self, positions: Vec<Position>) -> BoxFuture<'static, Result<(), String>>;
 }
 
+/// The store's group-commit writer is the production sink.
+impl TrackSink for crate::store::TrackWriter {
+    fn append(&self, positions: Vec<Position>) -> BoxFuture<'static, Result<(), String>> {
+        let writer = self.clone();
+        Box::pin(async move {
+            writer
+                .append(positions)
+                .await
+                .map_err(|error| error.to_string())
+        })
+    }
+}
+
 /// The gateway's side of the bus.
 pub trait PositionBus: Send + Sync + 'static {
     /// Publishes one connection's positions, in order. Resolves once they are durably stored
     /// (and handed to the consumers); waits while consumers are full (backpressure).
     fn publish(&self, positions: Vec<Position>) -> BoxFuture<'_, Result<(), BusError>>;
+
+    /// Hands the engine a position from a terminal that is not registered (its report was
+    /// refused, so it is not a track), so that it can raise an `unregistered_terminal`
+    /// violation with a location.
+    fn report_unregistered(&self, position: Position) -> BoxFuture<'_, Result<(), BusError>>;
 }
 
 /// The stable partition of a position: FNV-1a over the vehicle id (or the terminal phone for

@@ -103,7 +103,7 @@ pub struct SensorReading {
 }
 
 impl SensorProfile {
-    /// The profile of the simulator's smart muck truck (model `HW-ZT1`): load from status bits
+    /// The profile of the simulator's smart muck truck (model `smart-muck`, as in the sample city): load from status bits
     /// 8-9, lid open on status bit 13 (door 1), tipper raised on status bit 15 (door 3), and
     /// the weight in kg in vendor item 0xE1.
     pub fn smart_muck_truck() -> SensorProfile {
@@ -193,7 +193,7 @@ pub struct SensorProfiles {
 impl Default for SensorProfiles {
     fn default() -> Self {
         let mut models = HashMap::new();
-        models.insert("HW-ZT1".to_string(), SensorProfile::smart_muck_truck());
+        models.insert("smart-muck".to_string(), SensorProfile::smart_muck_truck());
         Self {
             default: SensorProfile::default(),
             models,
@@ -315,7 +315,7 @@ mod tests {
         let profiles = SensorProfiles::load(&path).expect("load");
         assert_eq!(profiles.for_model("X1").lift, BitSource::Status { bit: 16 });
         assert_eq!(
-            profiles.for_model("HW-ZT1"),
+            profiles.for_model("smart-muck"),
             &SensorProfile::smart_muck_truck()
         );
         assert_eq!(profiles.for_model("unknown"), &SensorProfile::default());

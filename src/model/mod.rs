@@ -12,7 +12,7 @@ pub mod violation;
 pub use position::{LoadState, Position, PositionFlags, PositionSource, next_position_id};
 pub use registry::{
     Company, DisposalGround, Driver, FenceRef, GeometryVersion, Officer, Permit, Registry, Route,
-    Site, Terminal, Vehicle, Zone, ZoneKind, phone_key,
+    SensorCapabilities, Site, Terminal, Vehicle, Zone, ZoneKind, phone_key,
 };
 pub use schedule::{DailyWindow, Weekdays, WeeklyWindow};
 pub use violation::{Violation, ViolationKind, ViolationStatus};

@@ -106,6 +106,8 @@ impl PositionFlags {
     pub const OUT_OF_RANGE: u32 = 1 << 5;
     /// The terminal is not bound to a registered vehicle.
     pub const UNREGISTERED: u32 = 1 << 6;
+    /// The GNSS time was not a valid BCD time; `time` holds the receive time instead.
+    pub const BAD_TIME: u32 = 1 << 7;
 
     /// Whether the rules may use this position.
     pub fn usable(self) -> bool {
@@ -124,7 +126,7 @@ impl PositionFlags {
 
     /// Names of the set flags, for JSON and logs.
     pub fn names(self) -> Vec<&'static str> {
-        const NAMES: [(u32, &str); 7] = [
+        const NAMES: [(u32, &str); 8] = [
             (PositionFlags::NO_FIX, "no_fix"),
             (PositionFlags::ZERO_COORDS, "zero_coords"),
             (PositionFlags::FUTURE_TIME, "future_time"),
@@ -132,6 +134,7 @@ impl PositionFlags {
             (PositionFlags::JUMP, "jump"),
             (PositionFlags::OUT_OF_RANGE, "out_of_range"),
             (PositionFlags::UNREGISTERED, "unregistered"),
+            (PositionFlags::BAD_TIME, "bad_time"),
         ];
         NAMES
             .iter()

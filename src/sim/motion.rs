@@ -291,8 +291,9 @@ impl TruckMotion {
     }
 }
 
-/// Site centroid -> permitted route (oriented from the site) -> nearest permitted disposal
-/// ground centroid.
+/// Site centroid -> the permitted route from its point nearest the site toward the end that
+/// lies at a permitted disposal ground -> that ground's centroid. (Sample-city routes run past
+/// several sites and end inside their disposal ground.)
 fn plan_path(registry: &Registry, vehicle_id: &str) -> Option<Vec<Point<f64>>> {
     let permit = registry
         .permits
@@ -300,31 +301,53 @@ fn plan_path(registry: &Registry, vehicle_id: &str) -> Option<Vec<Point<f64>>> {
         .find(|p| p.vehicle_ids.iter().any(|v| v == vehicle_id))?;
     let site = registry.sites.iter().find(|s| s.id == permit.site_id)?;
     let site_point = site.geometry.centroid()?;
-    let route = permit
-        .route_ids
-        .first()
-        .and_then(|id| registry.routes.iter().find(|r| &r.id == id))?;
-    let mut line: Vec<Point<f64>> = route.geometry.0.iter().flat_map(|ls| ls.points()).collect();
-    let (first, last) = (*line.first()?, *line.last()?);
-    if Haversine.distance(site_point, last) < Haversine.distance(site_point, first) {
-        line.reverse();
-    }
-    let far_end = *line.last()?;
-    let disposal = permit
+    let grounds: Vec<Point<f64>> = permit
         .disposal_ground_ids
         .iter()
         .filter_map(|id| registry.disposal_grounds.iter().find(|d| &d.id == id))
         .filter_map(|d| d.geometry.centroid())
-        .min_by(|a, b| {
-            Haversine
-                .distance(*a, far_end)
-                .total_cmp(&Haversine.distance(*b, far_end))
-        })?;
-    let mut path = Vec::with_capacity(line.len() + 2);
-    path.push(site_point);
-    path.extend(line);
-    path.push(disposal);
-    Some(path)
+        .collect();
+    let nearest_ground = |p: Point<f64>| {
+        grounds
+            .iter()
+            .map(|g| (*g, Haversine.distance(*g, p)))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+    };
+    permit
+        .route_ids
+        .iter()
+        .filter_map(|id| registry.routes.iter().find(|r| &r.id == id))
+        .filter_map(|route| {
+            let mut line: Vec<Point<f64>> =
+                route.geometry.0.iter().flat_map(|ls| ls.points()).collect();
+            let (first, last) = (*line.first()?, *line.last()?);
+            let (ground_at_first, d_first) = nearest_ground(first)?;
+            let (ground_at_last, d_last) = nearest_ground(last)?;
+            let ground = if d_first < d_last {
+                line.reverse();
+                ground_at_first
+            } else {
+                ground_at_last
+            };
+            let start = line
+                .iter()
+                .enumerate()
+                .min_by(|a, b| {
+                    Haversine
+                        .distance(*a.1, site_point)
+                        .total_cmp(&Haversine.distance(*b.1, site_point))
+                })
+                .map(|(i, _)| i)?;
+            let mut path = Vec::with_capacity(line.len() - start + 2);
+            path.push(site_point);
+            path.extend(line.get(start..)?.iter().copied());
+            path.push(ground);
+            // Prefer the route whose nearest point passes closest to the site.
+            let detour = Haversine.distance(site_point, *line.get(start)?);
+            Some((detour, path))
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, path)| path)
 }
 
 fn cumulative_lengths(path: &[Point<f64>]) -> Vec<f64> {
