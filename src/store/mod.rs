@@ -438,6 +438,9 @@ async fn open_sqlite(
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10))
         .pragma("cache_size", "-65536")
+        // The track writer checkpoints in the background; this only bounds the log when no
+        // writer runs (pages of 4 KiB: 64 MiB).
+        .pragma("wal_autocheckpoint", "16384")
         .pragma("temp_store", "memory");
     let pool = SqlitePoolOptions::new()
         .max_connections(config.max_connections.max(2))
