@@ -22,11 +22,31 @@
 //!   [`Store::insert_api_token`], [`Store::api_token_by_hash`] (only hashes are stored).
 //! - Tracks, in [`tracks`]: [`Store::track_writer`] starts a group-commit [`TrackWriter`] for
 //!   the ingest gateway; `writer.append(positions).await` returns only after the positions are
-//!   durably committed (many callers share one commit). Queries: [`Store::track`],
-//!   [`Store::vehicles_in_area`], [`Store::latest_positions`], [`Store::positions_by_id`].
-//!   [`Store::apply_retention`] drops old track data.
+//!   durably committed (many callers share one commit; an `Err` means none of them is stored
+//!   and a retry is safe, since a re-sent id is never stored twice). The latest-position table
+//!   is brought up to date once per [`TrackWriterConfig::latest_flush_interval`] (1 s), or at
+//!   once with `writer.sync_latest()`. Queries: [`Store::track`] (range, usable only,
+//!   simplified), [`Store::vehicles_in_area`], [`Store::latest_positions`],
+//!   [`Store::latest_position`], [`Store::positions_by_id`] (evidence), [`Store::count_positions`].
+//!   [`Store::insert_positions`] writes one batch directly (positions and latest together).
+//!   [`Store::apply_retention`] drops old track data (also run hourly by the writer when
+//!   [`StoreConfig::retention_days`] is set).
 //! - Violations, in [`violations`]: [`Store::upsert_violation`], [`Store::violation`],
 //!   [`Store::list_violations`].
+//!
+//! # Schema
+//! - Registry: `companies`, `vehicles`, `terminals` (keyed by phone without leading zeros),
+//!   `drivers`, `sites`, `disposal_grounds`, `routes`, `zones` (current geometry + version),
+//!   `fence_versions` (every geometry ever, never deleted), `permits` with `permit_vehicles`,
+//!   `permit_disposal_grounds`, `permit_routes`, `officers`, `users`, `api_tokens`. Foreign keys
+//!   keep references whole ([`StoreError::Conflict`] otherwise).
+//! - Tracks: `positions` (PostgreSQL: partitioned by UTC day of GNSS time, primary key
+//!   `(id, time)`, GiST on a generated `geom` point, btree on `(vehicle_id, time)`; SQLite: id
+//!   as rowid, indexes on `time` and `(vehicle_id, time)`), and `latest_positions`.
+//! - `violations`, one row per episode.
+//!
+//! PostgreSQL stores geometries as `geometry(..., 4326)` with GiST indexes and exchanges them as
+//! WKB; SQLite keeps WKB BLOBs with bounding-box columns and does exact spatial work with `geo`.
 //!
 //! # Extending
 //! One file per concern (`registry.rs`, `auth.rs`, `tracks.rs`, `violations.rs`); each adds an
@@ -34,7 +54,7 @@
 //! numbered migration in both `migrations/postgres/` and `migrations/sqlite/` (next:
 //! `0004_*.sql`). Queries are runtime-checked (`sqlx::query_as` + `FromRow`), never the
 //! compile-time macros, because one crate talks to two databases. Write a query once for both
-//! backends with the `on_pool!` / `on_tx!` macros and [`codec::Ts`] for times; branch on the
+//! backends with the `on_pool!` / `on_tx!` macros and `codec::Ts` for times; branch on the
 //! backend only where the SQL really differs (geometry, bulk insert, partitions).
 
 pub mod auth;
@@ -438,6 +458,9 @@ async fn open_sqlite(
         .foreign_keys(true)
         .busy_timeout(Duration::from_secs(10))
         .pragma("cache_size", "-65536")
+        // The track writer checkpoints in the background; this only bounds the log when no
+        // writer runs (pages of 4 KiB: 64 MiB).
+        .pragma("wal_autocheckpoint", "16384")
         .pragma("temp_store", "memory");
     let pool = SqlitePoolOptions::new()
         .max_connections(config.max_connections.max(2))

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -31,7 +32,9 @@ const SQLITE_ROWS_PER_STATEMENT: usize = 500;
 /// Tuning of a [`TrackWriter`].
 #[derive(Debug, Clone)]
 pub struct TrackWriterConfig {
-    /// Most positions committed in one transaction.
+    /// Most positions committed in one transaction; 0 picks 10,000 on PostgreSQL and 50,000 on
+    /// SQLite (where bigger batches dirty fewer index pages per position, and the single writer
+    /// cannot overlap commits).
     pub max_batch: usize,
     /// Append calls that may wait for a batch before `append` itself waits (backpressure).
     pub queue_depth: usize,
@@ -40,15 +43,21 @@ pub struct TrackWriterConfig {
     pub workers: usize,
     /// How often the maintenance task prepares partitions and applies retention.
     pub maintenance_interval: Duration,
+    /// How often the latest-position table is brought up to date. Batches commit positions
+    /// only; the newest position per vehicle is kept in memory and written once per interval,
+    /// so a vehicle reporting many times a second costs one row update, not one per report.
+    /// Readers of [`Store::latest_positions`] see at most this much lag.
+    pub latest_flush_interval: Duration,
 }
 
 impl Default for TrackWriterConfig {
     fn default() -> TrackWriterConfig {
         TrackWriterConfig {
-            max_batch: 10_000,
+            max_batch: 0,
             queue_depth: 4096,
             workers: 0,
             maintenance_interval: Duration::from_secs(3600),
+            latest_flush_interval: Duration::from_secs(1),
         }
     }
 }
@@ -68,6 +77,53 @@ struct AppendRequest {
 pub struct TrackWriter {
     /// Queue to the batch workers.
     sender: mpsc::Sender<AppendRequest>,
+    /// State shared with the background tasks.
+    shared: Arc<WriterShared>,
+}
+
+/// What the batch workers and the latest-position flusher share.
+struct WriterShared {
+    /// The store written to.
+    store: Store,
+    /// Newest committed usable position per vehicle not yet written to `latest_positions`.
+    pending_latest: parking_lot::Mutex<HashMap<String, Position>>,
+    /// Batch workers still running; the last one to stop flushes the latest positions.
+    live_workers: AtomicUsize,
+}
+
+impl WriterShared {
+    /// Remembers the newest usable position per vehicle of a committed batch.
+    fn remember_latest(&self, positions: &[Position]) {
+        let newest = latest_per_vehicle(positions);
+        let mut pending = self.pending_latest.lock();
+        for p in newest {
+            let Some(vehicle) = &p.vehicle_id else {
+                continue;
+            };
+            match pending.get(vehicle) {
+                Some(known) if (known.time, known.id) >= (p.time, p.id) => {}
+                _ => {
+                    pending.insert(vehicle.clone(), p.clone());
+                }
+            }
+        }
+    }
+
+    /// Writes the pending latest positions; on failure they are kept for the next attempt.
+    async fn flush_latest(&self) -> Result<(), StoreError> {
+        let pending = std::mem::take(&mut *self.pending_latest.lock());
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let mut latest: Vec<&Position> = pending.values().collect();
+        latest.sort_by(|a, b| a.vehicle_id.cmp(&b.vehicle_id));
+        let result = self.store.upsert_latest(&latest).await;
+        if result.is_err() {
+            let failed: Vec<Position> = pending.into_values().collect();
+            self.remember_latest(&failed);
+        }
+        result
+    }
 }
 
 impl std::fmt::Debug for TrackWriter {
@@ -91,11 +147,17 @@ impl TrackWriter {
             .map_err(|_| StoreError::WriterClosed)?;
         outcome.await.map_err(|_| StoreError::WriterClosed)?
     }
+
+    /// Writes the latest positions of everything appended so far to the latest-position
+    /// table now, instead of at the next flush interval.
+    pub async fn sync_latest(&self) -> Result<(), StoreError> {
+        self.shared.flush_latest().await
+    }
 }
 
 /// Drains queued requests into one batch, writes it in one transaction and tells every caller.
 async fn run_batch_worker(
-    store: Store,
+    shared: Arc<WriterShared>,
     queue: Arc<Mutex<mpsc::Receiver<AppendRequest>>>,
     max_batch: usize,
 ) {
@@ -105,6 +167,11 @@ async fn run_batch_worker(
         {
             let mut queue = queue.lock().await;
             let Some(first) = queue.recv().await else {
+                if shared.live_workers.fetch_sub(1, Ordering::SeqCst) == 1
+                    && let Err(error) = shared.flush_latest().await
+                {
+                    tracing::warn!(%error, "Could not write the latest positions at shutdown.");
+                }
                 return;
             };
             positions.extend(first.positions);
@@ -120,8 +187,9 @@ async fn run_batch_worker(
             }
         }
         let count = positions.len();
-        match store.insert_positions(&positions).await {
+        match shared.store.write_batch(&positions, false).await {
             Ok(()) => {
+                shared.remember_latest(&positions);
                 metrics::counter!("haulwatch_store_positions_written_total")
                     .increment(count as u64);
                 metrics::histogram!("haulwatch_store_track_batch_positions").record(count as f64);
@@ -138,6 +206,42 @@ async fn run_batch_worker(
                     let _ = waiter.send(Err(StoreError::TrackBatch(error.clone())));
                 }
             }
+        }
+    }
+}
+
+/// Writes the latest positions once per interval until the last batch worker has stopped.
+async fn run_latest_flusher(shared: Arc<WriterShared>, interval: Duration) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if shared.live_workers.load(Ordering::SeqCst) == 0 {
+            return;
+        }
+        if let Err(error) = shared.flush_latest().await {
+            tracing::warn!(%error, "Could not write the latest positions; will retry.");
+        }
+    }
+}
+
+/// SQLite: copies the write-ahead log back into the database file every second on a
+/// connection of its own, so the group commit never pays for a checkpoint. PASSIVE never
+/// waits for (or blocks) the writer.
+async fn run_sqlite_checkpointer(store: Store, alive: mpsc::WeakSender<AppendRequest>) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(1));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        if alive.upgrade().is_none() {
+            return;
+        }
+        if let Db::Lite(pool) = &store.inner.db
+            && let Err(error) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(pool)
+                .await
+        {
+            tracing::warn!(%error, "SQLite checkpoint failed.");
         }
     }
 }
@@ -484,6 +588,111 @@ fn simplify_indices(positions: &[Position], tolerance_m: f64) -> Vec<usize> {
     line.simplify_idx(tolerance_m.max(0.0))
 }
 
+/// Microseconds between the Unix epoch and PostgreSQL's epoch (2000-01-01 UTC).
+const PG_EPOCH_OFFSET_MICROS: i64 = 946_684_800_000_000;
+
+/// Encodes positions in PostgreSQL's binary COPY format, columns as in `POSITION_COLUMNS`.
+fn pg_copy_binary(positions: &[Position]) -> Vec<u8> {
+    fn field(out: &mut Vec<u8>, bytes: &[u8]) {
+        // Every field we write is far below 2 GiB; a frame that were not would have been
+        // refused by the codec long before.
+        out.extend_from_slice(&i32::try_from(bytes.len()).unwrap_or(i32::MAX).to_be_bytes());
+        out.extend_from_slice(bytes);
+    }
+    fn null(out: &mut Vec<u8>) {
+        out.extend_from_slice(&(-1i32).to_be_bytes());
+    }
+    fn time(out: &mut Vec<u8>, t: DateTime<Utc>) {
+        field(
+            out,
+            &(t.timestamp_micros() - PG_EPOCH_OFFSET_MICROS).to_be_bytes(),
+        );
+    }
+    let mut out = Vec::with_capacity(19 + positions.len() * 260);
+    out.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+    out.extend_from_slice(&0i32.to_be_bytes()); // flags
+    out.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+    for p in positions {
+        out.extend_from_slice(&20i16.to_be_bytes());
+        field(&mut out, &p.id.to_be_bytes());
+        field(&mut out, p.phone.as_bytes());
+        match &p.vehicle_id {
+            Some(v) => field(&mut out, v.as_bytes()),
+            None => null(&mut out),
+        }
+        time(&mut out, p.time);
+        time(&mut out, p.received_at);
+        field(&mut out, &p.lat.to_be_bytes());
+        field(&mut out, &p.lon.to_be_bytes());
+        field(&mut out, &p.altitude_m.to_be_bytes());
+        field(&mut out, &p.speed_kmh.to_be_bytes());
+        field(&mut out, &i32::from(p.heading).to_be_bytes());
+        field(&mut out, &i64::from(p.alarm).to_be_bytes());
+        field(&mut out, &i64::from(p.status).to_be_bytes());
+        field(&mut out, p.load.as_str().as_bytes());
+        for flag in [p.lift_up, p.lid_open] {
+            match flag {
+                Some(b) => field(&mut out, &[u8::from(b)]),
+                None => null(&mut out),
+            }
+        }
+        for value in [p.weight_kg, p.mileage_km] {
+            match value {
+                Some(v) => field(&mut out, &v.to_be_bytes()),
+                None => null(&mut out),
+            }
+        }
+        field(&mut out, p.source.as_str().as_bytes());
+        field(&mut out, &i64::from(p.flags.0).to_be_bytes());
+        field(&mut out, &p.raw);
+    }
+    out.extend_from_slice(&(-1i16).to_be_bytes());
+    out
+}
+
+/// Whether an error is a unique violation (a re-sent position in a COPY).
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some("23505"))
+}
+
+/// The latest-position upsert on PostgreSQL (rows sorted by vehicle id: a stable lock order).
+async fn pg_upsert_latest(
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+    latest: &[&Position],
+) -> Result<(), StoreError> {
+    let upsert = format!(
+        "INSERT INTO latest_positions ({POSITION_COLUMNS}) {PG_UNNEST} \
+         ON CONFLICT (vehicle_id) DO UPDATE SET {} \
+         WHERE (latest_positions.time, latest_positions.id) < (excluded.time, excluded.id)",
+        latest_update_set()
+    );
+    PgColumns::of(latest.iter().copied())
+        .bind(sqlx::query(&upsert))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The latest-position upsert on SQLite, in multi-row statements.
+async fn sqlite_upsert_latest(
+    tx: &mut sqlx::Transaction<'static, sqlx::Sqlite>,
+    latest: &[&Position],
+) -> Result<(), StoreError> {
+    for chunk in latest.chunks(SQLITE_ROWS_PER_STATEMENT) {
+        let mut builder: QueryBuilder<sqlx::Sqlite> = QueryBuilder::new(format!(
+            "INSERT INTO latest_positions ({POSITION_COLUMNS}) "
+        ));
+        builder.push_values(chunk, |row, p| push_sqlite_row(row, p));
+        builder.push(format!(
+            " ON CONFLICT (vehicle_id) DO UPDATE SET {} \
+             WHERE (latest_positions.time, latest_positions.id) < (excluded.time, excluded.id)",
+            latest_update_set()
+        ));
+        builder.build().execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Starts a group-commit track writer (its tasks run on the current tokio runtime).
     pub fn track_writer(&self, config: TrackWriterConfig) -> Result<TrackWriter, StoreError> {
@@ -497,60 +706,98 @@ impl Store {
             (0, Db::Lite(_)) => 1,
             (n, _) => n,
         };
-        for _ in 0..workers {
-            runtime.spawn(run_batch_worker(
-                self.clone(),
-                queue.clone(),
-                config.max_batch.max(1),
-            ));
+        let shared = Arc::new(WriterShared {
+            store: self.clone(),
+            pending_latest: parking_lot::Mutex::new(HashMap::new()),
+            live_workers: AtomicUsize::new(workers.max(1)),
+        });
+        let max_batch = match (config.max_batch, &self.inner.db) {
+            (0, Db::Pg(_)) => 10_000,
+            (0, Db::Lite(_)) => 50_000,
+            (n, _) => n,
+        };
+        for _ in 0..workers.max(1) {
+            runtime.spawn(run_batch_worker(shared.clone(), queue.clone(), max_batch));
         }
+        runtime.spawn(run_latest_flusher(
+            shared.clone(),
+            config.latest_flush_interval,
+        ));
         runtime.spawn(run_maintenance(
             self.clone(),
             sender.downgrade(),
             config.maintenance_interval,
         ));
-        Ok(TrackWriter { sender })
+        if let Db::Lite(_) = &self.inner.db {
+            runtime.spawn(run_sqlite_checkpointer(self.clone(), sender.downgrade()));
+        }
+        Ok(TrackWriter { sender, shared })
     }
 
-    /// Stores a batch of positions in one transaction (what the [`TrackWriter`] does per
-    /// batch). Positions whose id is already stored are skipped; the latest-position table is
-    /// updated with the newest usable position per vehicle.
+    /// Stores a batch of positions in one transaction and brings the latest-position table up
+    /// to date in the same transaction. Positions whose id is already stored are skipped.
+    /// (The [`TrackWriter`] commits positions alone and updates the latest positions once per
+    /// flush interval.)
     pub async fn insert_positions(&self, positions: &[Position]) -> Result<(), StoreError> {
+        self.write_batch(positions, true).await
+    }
+
+    /// One transaction: the positions and, with `with_latest`, the latest-position upsert.
+    async fn write_batch(
+        &self,
+        positions: &[Position],
+        with_latest: bool,
+    ) -> Result<(), StoreError> {
         if positions.is_empty() {
             return Ok(());
         }
+        let latest = if with_latest {
+            latest_per_vehicle(positions)
+        } else {
+            Vec::new()
+        };
         match &self.inner.db {
             Db::Pg(pool) => {
                 let days: BTreeSet<_> = positions.iter().map(|p| p.time.date_naive()).collect();
                 self.ensure_partitions(days).await?;
-                let mut sorted: Vec<&Position> = positions.iter().collect();
-                sorted.sort_by_key(|p| p.id);
-                let latest = latest_per_vehicle(positions);
+                // Fast path: binary COPY. COPY cannot skip duplicates, so a batch holding a
+                // re-sent position fails with a unique violation and takes the slow path,
+                // INSERT ... ON CONFLICT DO NOTHING, which skips it.
                 let mut tx = pool.begin().await?;
-                let insert = format!(
-                    "INSERT INTO positions ({POSITION_COLUMNS}) {PG_UNNEST} ON CONFLICT DO NOTHING"
-                );
-                PgColumns::of(sorted.into_iter())
-                    .bind(sqlx::query(&insert))
-                    .execute(&mut *tx)
-                    .await?;
-                if !latest.is_empty() {
-                    let upsert = format!(
-                        "INSERT INTO latest_positions ({POSITION_COLUMNS}) {PG_UNNEST} \
-                         ON CONFLICT (vehicle_id) DO UPDATE SET {} \
-                         WHERE (latest_positions.time, latest_positions.id) \
-                         < (excluded.time, excluded.id)",
-                        latest_update_set()
-                    );
-                    PgColumns::of(latest.into_iter())
-                        .bind(sqlx::query(&upsert))
-                        .execute(&mut *tx)
+                let copied = async {
+                    let mut copy = tx
+                        .copy_in_raw(&format!(
+                            "COPY positions ({POSITION_COLUMNS}) FROM STDIN (FORMAT binary)"
+                        ))
                         .await?;
+                    copy.send(pg_copy_binary(positions)).await?;
+                    copy.finish().await
+                }
+                .await;
+                match copied {
+                    Ok(_) => {}
+                    Err(e) if is_unique_violation(&e) => {
+                        tx.rollback().await?;
+                        tx = pool.begin().await?;
+                        let mut sorted: Vec<&Position> = positions.iter().collect();
+                        sorted.sort_by_key(|p| p.id);
+                        let insert = format!(
+                            "INSERT INTO positions ({POSITION_COLUMNS}) {PG_UNNEST} \
+                             ON CONFLICT DO NOTHING"
+                        );
+                        PgColumns::of(sorted.into_iter())
+                            .bind(sqlx::query(&insert))
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+                if !latest.is_empty() {
+                    pg_upsert_latest(&mut tx, &latest).await?;
                 }
                 tx.commit().await?;
             }
             Db::Lite(pool) => {
-                let latest = latest_per_vehicle(positions);
                 let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 for chunk in positions.chunks(SQLITE_ROWS_PER_STATEMENT) {
                     let mut builder: QueryBuilder<sqlx::Sqlite> = QueryBuilder::new(format!(
@@ -559,19 +806,28 @@ impl Store {
                     builder.push_values(chunk, |row, p| push_sqlite_row(row, p));
                     builder.build().execute(&mut *tx).await?;
                 }
-                for chunk in latest.chunks(SQLITE_ROWS_PER_STATEMENT) {
-                    let mut builder: QueryBuilder<sqlx::Sqlite> = QueryBuilder::new(format!(
-                        "INSERT INTO latest_positions ({POSITION_COLUMNS}) "
-                    ));
-                    builder.push_values(chunk, |row, p| push_sqlite_row(row, p));
-                    builder.push(format!(
-                        " ON CONFLICT (vehicle_id) DO UPDATE SET {} \
-                         WHERE (latest_positions.time, latest_positions.id) \
-                         < (excluded.time, excluded.id)",
-                        latest_update_set()
-                    ));
-                    builder.build().execute(&mut *tx).await?;
-                }
+                sqlite_upsert_latest(&mut tx, &latest).await?;
+                tx.commit().await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Upserts latest positions (sorted by vehicle id) in a transaction of their own; an older
+    /// fix never replaces a newer one.
+    async fn upsert_latest(&self, latest: &[&Position]) -> Result<(), StoreError> {
+        if latest.is_empty() {
+            return Ok(());
+        }
+        match &self.inner.db {
+            Db::Pg(pool) => {
+                let mut tx = pool.begin().await?;
+                pg_upsert_latest(&mut tx, latest).await?;
+                tx.commit().await?;
+            }
+            Db::Lite(pool) => {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                sqlite_upsert_latest(&mut tx, latest).await?;
                 tx.commit().await?;
             }
         }
