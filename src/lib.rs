@@ -14,4 +14,5 @@
 //! - `api`, `web`: the HTTP API and the web console.
 //! - `sim`: the JT/T 808 fleet simulator.
 
+pub mod engine;
 pub mod model;
