@@ -65,7 +65,11 @@ fn rss_bytes() -> usize {
 fn thread_cpu() -> Duration {
     std::fs::read_to_string("/proc/thread-self/schedstat")
         .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|v| v.parse::<u64>().ok()))
+        .and_then(|s| {
+            s.split_whitespace()
+                .next()
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .map(Duration::from_nanos)
         .unwrap_or_default()
 }
@@ -95,12 +99,15 @@ fn rate<T: Default>(n: usize, runs: usize, mut f: impl FnMut() -> T) -> (f64, T)
     (n as f64 / best.as_secs_f64(), out)
 }
 
+/// A route segment's widened box, with its route, end points and corridor width.
+type SegmentBox = GeomWithData<Rectangle<[f64; 2]>, (usize, [f64; 4], f64)>;
+
 /// The "straightforward" loop: an R-tree of polygon boxes and of widened segment boxes, then
 /// `geo::Contains` and a metric segment distance on every candidate.
 struct Baseline {
     polys: Vec<MultiPolygon<f64>>,
     poly_tree: RTree<GeomWithData<Rectangle<[f64; 2]>, usize>>,
-    seg_tree: RTree<GeomWithData<Rectangle<[f64; 2]>, (usize, [f64; 4], f64)>>,
+    seg_tree: RTree<SegmentBox>,
 }
 
 impl Baseline {
@@ -304,7 +311,10 @@ fn main() -> Result<()> {
         );
         let pg_both = 1.0 / (1.0 / pg.polygon_rate + 1.0 / pg.corridor_rate);
         println!("PostGIS both:        {pg_both:>12.0} points/s");
-        println!("grid / PostGIS:      {:>12.0}x (per core, same run)", ours / pg_both);
+        println!(
+            "grid / PostGIS:      {:>12.0}x (per core, same run)",
+            ours / pg_both
+        );
         if pg.polygon_pairs.abs_diff(np) > pg.points / 10_000 + 2
             || pg.corridor_pairs.abs_diff(nc) > pg.points / 10_000 + 2
         {
@@ -369,8 +379,10 @@ mod postgis {
             })?;
         let mut conn = pool.acquire().await?;
         let schema = format!("engine_bench_{}", std::process::id());
-        conn.execute(format!("drop schema if exists {schema} cascade; create schema {schema}").as_str())
-            .await?;
+        conn.execute(
+            format!("drop schema if exists {schema} cascade; create schema {schema}").as_str(),
+        )
+        .await?;
         let result = async {
             let polys: Vec<String> = reg
                 .sites
@@ -425,8 +437,9 @@ mod postgis {
             })
         }
         .await;
-        conn.execute(format!("drop schema if exists {schema} cascade").as_str()).await?;
-        let mut c = conn.detach();
+        conn.execute(format!("drop schema if exists {schema} cascade").as_str())
+            .await?;
+        let c = conn.detach();
         c.close().await.ok();
         result
     }

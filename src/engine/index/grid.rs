@@ -20,7 +20,7 @@ use crate::engine::metric::{LocalMetric, segment_distance2};
 /// Record header bit: the fence covers the whole cell.
 const FULL: u32 = 1 << 31;
 /// Record header bit: the base parity of a polygon record is "inside".
-const PARITY: u32 = 1 <<30;
+const PARITY: u32 = 1 << 30;
 /// Record header bit: the record is a route corridor, not a polygon.
 const CORRIDOR: u32 = 1 << 29;
 /// Mask of the fence slot in a record header.
@@ -369,8 +369,7 @@ impl Grid {
             }
             touched.iter_mut().for_each(|t| *t = false);
             for be in &band_edges {
-                if let Some((a, b)) = self.cell_range_x(be.x_min - BAND_EPS, be.x_max + BAND_EPS)
-                {
+                if let Some((a, b)) = self.cell_range_x(be.x_min - BAND_EPS, be.x_max + BAND_EPS) {
                     for cx in a.max(cx0)..=b.min(cx1) {
                         if let Some(t) = touched.get_mut((cx - cx0) as usize) {
                             *t = true;
@@ -523,7 +522,12 @@ impl Grid {
             let segs = pairs.get(i..j).unwrap_or(&[]);
             let rel = |si: u32| -> Option<[f64; 4]> {
                 let [ax, ay, bx, by] = *route.segments.get(si as usize)?;
-                Some([(ax - x0) * kx, (ay - y0) * ky, (bx - x0) * kx, (by - y0) * ky])
+                Some([
+                    (ax - x0) * kx,
+                    (ay - y0) * ky,
+                    (bx - x0) * kx,
+                    (by - y0) * ky,
+                ])
             };
             let full = full_r > 0.0
                 && segs.iter().any(|&(_, si)| {
@@ -537,7 +541,11 @@ impl Grid {
             if full {
                 scratch.push(slot | CORRIDOR | FULL);
             } else {
-                let cq = self.corridor_q.get(slot as usize).copied().unwrap_or_default();
+                let cq = self
+                    .corridor_q
+                    .get(slot as usize)
+                    .copied()
+                    .unwrap_or_default();
                 let reach = f64::from(cq.offset_m);
                 let scale = f64::from(cq.scale);
                 let q = |v: f64| quantise((v + reach) * scale);
@@ -575,7 +583,11 @@ impl Grid {
     }
 
     fn metric_of_row(&self, cy: u32) -> [f64; 2] {
-        let [kx, ky] = self.row_metric.get(cy as usize).copied().unwrap_or([1.0, 1.0]);
+        let [kx, ky] = self
+            .row_metric
+            .get(cy as usize)
+            .copied()
+            .unwrap_or([1.0, 1.0]);
         [f64::from(kx), f64::from(ky)]
     }
 
@@ -673,7 +685,11 @@ impl Grid {
         let q = self.poly_q;
         let rx = ((dx + q.margin_x) * q.scale_x) as f32;
         let ry = ((dy + q.margin_y) * q.scale_y) as f32;
-        let [kx, ky] = self.row_metric.get(cy as usize).copied().unwrap_or([1.0, 1.0]);
+        let [kx, ky] = self
+            .row_metric
+            .get(cy as usize)
+            .copied()
+            .unwrap_or([1.0, 1.0]);
         let (mx, my) = (dx as f32 * kx, dy as f32 * ky);
         while let Some((&header, tail)) = rest.split_first() {
             rest = tail;
@@ -695,7 +711,11 @@ impl Grid {
                     return;
                 };
                 rest = tail;
-                let cq = self.corridor_q.get(slot as usize).copied().unwrap_or_default();
+                let cq = self
+                    .corridor_q
+                    .get(slot as usize)
+                    .copied()
+                    .unwrap_or_default();
                 let px = (mx + cq.offset_m) * cq.scale;
                 let py = (my + cq.offset_m) * cq.scale;
                 let within = segs.chunks_exact(2).any(|s| {
@@ -944,7 +964,12 @@ fn rect_segment_distance2(w: f64, h: f64, a: (f64, f64), b: (f64, f64)) -> f64 {
     };
     let mut best = point_rect(a).min(point_rect(b));
     for c in corners {
-        best = best.min(segment_distance2(c.0 - a.0, c.1 - a.1, b.0 - a.0, b.1 - a.1));
+        best = best.min(segment_distance2(
+            c.0 - a.0,
+            c.1 - a.1,
+            b.0 - a.0,
+            b.1 - a.1,
+        ));
     }
     best
 }
@@ -962,7 +987,8 @@ fn segments_intersect(a: (f64, f64), b: (f64, f64), c: (f64, f64), d: (f64, f64)
 }
 
 fn clamp_range(lo: f64, hi: f64, n: u32) -> Option<(u32, u32)> {
-    if n == 0 || !(lo <= hi) || hi < 0.0 || lo >= f64::from(n) {
+    // NaN bounds fail `is_finite`-free comparisons below, so test them explicitly.
+    if n == 0 || lo.is_nan() || hi.is_nan() || lo > hi || hi < 0.0 || lo >= f64::from(n) {
         return None;
     }
     let a = lo.floor().max(0.0) as u32;
@@ -976,7 +1002,12 @@ fn union_bbox(fences: &[FenceInfo]) -> Option<[f64; 4]> {
         let b = f.reach_bbox;
         acc = Some(match acc {
             None => b,
-            Some(a) => [a[0].min(b[0]), a[1].min(b[1]), a[2].max(b[2]), a[3].max(b[3])],
+            Some(a) => [
+                a[0].min(b[0]),
+                a[1].min(b[1]),
+                a[2].max(b[2]),
+                a[3].max(b[3]),
+            ],
         });
     }
     acc

@@ -23,8 +23,8 @@ use geo_types::{MultiLineString, MultiPolygon};
 use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};
 use serde::{Deserialize, Serialize};
 
-pub use grid::{GridStats, Hits};
 use grid::{Grid, GridParams, crosses_ray};
+pub use grid::{GridStats, Hits};
 
 use crate::engine::metric::LocalMetric;
 use crate::model::{FenceRef, GeometryVersion, Registry, ZoneKind};
@@ -150,7 +150,8 @@ impl RawPolygon {
         self.ring_ends.iter().flat_map(move |&end| {
             let ring = self.coords.get(start..end as usize).unwrap_or(&[]);
             start = end as usize;
-            ring.windows(2).map(|w| [w[0][0], w[0][1], w[1][0], w[1][1]])
+            ring.windows(2)
+                .map(|w| [w[0][0], w[0][1], w[1][0], w[1][1]])
         })
     }
 
@@ -253,6 +254,9 @@ pub struct FenceIndex {
     part_tree: RTree<PartEntry>,
     /// Bounding boxes of route segments widened by the corridor width.
     segment_tree: RTree<SegEntry>,
+    /// Bounding boxes of the parts of restricted and time-restricted zones: the fences whose
+    /// crossing between two fixes matters, kept apart so that per-fix query stays small.
+    restricted_tree: RTree<PartEntry>,
     /// The hot-path classifier.
     grid: Grid,
 }
@@ -270,7 +274,14 @@ impl FenceIndex {
     pub fn build(registry: &Registry, config: &IndexConfig) -> (FenceIndex, BuildReport) {
         let mut b = Builder::default();
         for s in &registry.sites {
-            b.add_polygon(FenceKind::Site, &s.id, &s.name, s.version, None, &s.geometry);
+            b.add_polygon(
+                FenceKind::Site,
+                &s.id,
+                &s.name,
+                s.version,
+                None,
+                &s.geometry,
+            );
         }
         for d in &registry.disposal_grounds {
             b.add_polygon(
@@ -298,7 +309,14 @@ impl FenceIndex {
             } else {
                 config.default_corridor_m
             };
-            b.add_route(&r.id, &r.name, r.version, r.speed_limit_kmh, width, &r.geometry);
+            b.add_route(
+                &r.id,
+                &r.name,
+                r.version,
+                r.speed_limit_kmh,
+                width,
+                &r.geometry,
+            );
         }
         let grid = Grid::build(
             &b.fences,
@@ -309,6 +327,20 @@ impl FenceIndex {
                 max_cells: config.max_grid_cells,
             },
         );
+        let restricted_tree = RTree::bulk_load(
+            b.parts
+                .iter()
+                .filter(|p| {
+                    b.fences.get(p.data as usize).is_some_and(|f| {
+                        matches!(
+                            f.kind,
+                            FenceKind::Zone(ZoneKind::Restricted | ZoneKind::TimeRestricted)
+                        )
+                    })
+                })
+                .cloned()
+                .collect(),
+        );
         let part_tree = RTree::bulk_load(b.parts);
         let segment_tree = RTree::bulk_load(b.segs);
         let index = FenceIndex {
@@ -318,6 +350,7 @@ impl FenceIndex {
             routes: b.routes,
             part_tree,
             segment_tree,
+            restricted_tree,
             grid,
         };
         let report = BuildReport {
@@ -432,8 +465,7 @@ impl FenceIndex {
 
     /// Exact point-in-polygon for one polygon fence (false for corridors).
     pub fn contains(&self, slot: FenceSlot, lon: f64, lat: f64) -> bool {
-        self.polygon_of(slot)
-            .is_some_and(|p| p.contains(lon, lat))
+        self.polygon_of(slot).is_some_and(|p| p.contains(lon, lat))
     }
 
     /// Distance in metres from a point to a polygon fence's boundary (inside or outside), or
@@ -452,6 +484,38 @@ impl FenceIndex {
                 .fold(f64::INFINITY, f64::min)
                 .sqrt(),
         )
+    }
+
+    /// Restricted and time-restricted zones whose interior the straight segment from `a` to
+    /// `b` passes through, with the length in metres inside each (a smaller tree than
+    /// [`FenceIndex::polygons_crossed`] searches, for the per-fix crossing test).
+    pub fn restricted_zones_crossed(&self, a: (f64, f64), b: (f64, f64)) -> Vec<(FenceSlot, f64)> {
+        let mut out: Vec<(FenceSlot, f64)> = Vec::new();
+        if !(a.0.is_finite() && a.1.is_finite() && b.0.is_finite() && b.1.is_finite()) {
+            return out;
+        }
+        let env = AABB::from_corners([a.0.min(b.0), a.1.min(b.1)], [a.0.max(b.0), a.1.max(b.1)]);
+        let mut candidates = self
+            .restricted_tree
+            .locate_in_envelope_intersecting(&env)
+            .peekable();
+        if candidates.peek().is_none() {
+            return out;
+        }
+        let seg_len = LocalMetric::at_lat((a.1 + b.1) / 2.0).distance_m(a, b);
+        for part in candidates {
+            let slot = part.data;
+            if out.iter().any(|(s, _)| *s == slot) {
+                continue;
+            }
+            if let Some(poly) = self.polygon_of(slot) {
+                let inside = inside_fraction(poly, a, b) * seg_len;
+                if inside > 0.0 {
+                    out.push((slot, inside));
+                }
+            }
+        }
+        out
     }
 
     /// Polygon fences accepted by `filter` whose interior the straight segment from `a` to
@@ -546,7 +610,11 @@ impl FenceIndex {
             .map(|m| m.capacity() * (std::mem::size_of::<(Arc<str>, u32)>() + 8))
             .sum::<usize>();
         let polygons = self.polygons.capacity() * std::mem::size_of::<RawPolygon>()
-            + self.polygons.iter().map(RawPolygon::heap_bytes).sum::<usize>();
+            + self
+                .polygons
+                .iter()
+                .map(RawPolygon::heap_bytes)
+                .sum::<usize>();
         let routes = self.routes.capacity() * std::mem::size_of::<RawRoute>()
             + self
                 .routes
@@ -555,8 +623,10 @@ impl FenceIndex {
                 .sum::<usize>();
         // rstar nodes hold their children in vectors of at most 6 entries plus an envelope;
         // twice the leaf size is a safe upper estimate of leaves plus inner nodes.
-        let trees = 2 * (self.part_tree.size() * std::mem::size_of::<PartEntry>()
-            + self.segment_tree.size() * std::mem::size_of::<SegEntry>());
+        let trees = 2
+            * ((self.part_tree.size() + self.restricted_tree.size())
+                * std::mem::size_of::<PartEntry>()
+                + self.segment_tree.size() * std::mem::size_of::<SegEntry>());
         fences + keys + polygons + routes + trees + self.grid.heap_bytes()
     }
 
@@ -645,7 +715,12 @@ fn bbox_of(points: impl Iterator<Item = (f64, f64)>) -> Option<[f64; 4]> {
 
 impl Builder {
     fn skip(&mut self, kind: FenceKind, id: &str, version: GeometryVersion, reason: &str) {
-        tracing::warn!(fence = id, kind = kind.family(), reason, "Fence left out of the index.");
+        tracing::warn!(
+            fence = id,
+            kind = kind.family(),
+            reason,
+            "Fence left out of the index."
+        );
         self.skipped.push(SkippedFence {
             fence: FenceRef {
                 kind: kind.family().to_string(),
@@ -690,7 +765,12 @@ impl Builder {
             for (ri, ring) in rings.enumerate() {
                 let pts: Vec<[f64; 2]> = ring.coords().map(|c| [c.x, c.y]).collect();
                 if pts.iter().any(|p| !valid_coord(p[0], p[1])) {
-                    self.skip(kind, id, version, "coordinate not finite or out of WGS-84 range");
+                    self.skip(
+                        kind,
+                        id,
+                        version,
+                        "coordinate not finite or out of WGS-84 range",
+                    );
                     return;
                 }
                 let mut distinct = pts.clone();
@@ -716,7 +796,12 @@ impl Builder {
             }
         }
         let Some(bbox) = bbox_of(coords.iter().map(|p| (p[0], p[1]))) else {
-            self.skip(kind, id, version, "no polygon with at least three distinct vertices");
+            self.skip(
+                kind,
+                id,
+                version,
+                "no polygon with at least three distinct vertices",
+            );
             return;
         };
         let Some(slot) = self.claim_slot(kind, id, version) else {
@@ -762,7 +847,12 @@ impl Builder {
             for w in line.0.windows(2) {
                 let (a, b) = (w[0], w[1]);
                 if !valid_coord(a.x, a.y) || !valid_coord(b.x, b.y) {
-                    self.skip(kind, id, version, "coordinate not finite or out of WGS-84 range");
+                    self.skip(
+                        kind,
+                        id,
+                        version,
+                        "coordinate not finite or out of WGS-84 range",
+                    );
                     return;
                 }
                 segments.push([a.x, a.y, b.x, b.y]);
@@ -774,11 +864,7 @@ impl Builder {
                 segments.push([c.x, c.y, c.x, c.y]);
             }
         }
-        let Some(bbox) = bbox_of(
-            segments
-                .iter()
-                .flat_map(|s| [(s[0], s[1]), (s[2], s[3])]),
-        ) else {
+        let Some(bbox) = bbox_of(segments.iter().flat_map(|s| [(s[0], s[1]), (s[2], s[3])])) else {
             self.skip(kind, id, version, "route has no segment");
             return;
         };

@@ -9,11 +9,26 @@ fn square(cx: f64, cy: f64, half_m: f64) -> Polygon<f64> {
     let (dx, dy) = (half_m / m.kx, half_m / m.ky);
     Polygon::new(
         LineString(vec![
-            Coord { x: cx - dx, y: cy - dy },
-            Coord { x: cx + dx, y: cy - dy },
-            Coord { x: cx + dx, y: cy + dy },
-            Coord { x: cx - dx, y: cy + dy },
-            Coord { x: cx - dx, y: cy - dy },
+            Coord {
+                x: cx - dx,
+                y: cy - dy,
+            },
+            Coord {
+                x: cx + dx,
+                y: cy - dy,
+            },
+            Coord {
+                x: cx + dx,
+                y: cy + dy,
+            },
+            Coord {
+                x: cx - dx,
+                y: cy + dy,
+            },
+            Coord {
+                x: cx - dx,
+                y: cy - dy,
+            },
         ]),
         vec![],
     )
@@ -199,7 +214,10 @@ fn bad_geometry_is_skipped_not_fatal() {
         "nan",
         MultiPolygon(vec![Polygon::new(
             LineString(vec![
-                Coord { x: f64::NAN, y: 24.0 },
+                Coord {
+                    x: f64::NAN,
+                    y: 24.0,
+                },
                 Coord { x: 109.0, y: 24.0 },
                 Coord { x: 109.0, y: 24.1 },
             ]),
@@ -233,7 +251,11 @@ fn nearest_polygon_within_radius() {
         .nearest_polygon_within(p.0, p.1, 100.0, |_| true)
         .expect("found");
     assert!((d - 80.0).abs() < 0.1, "{d}");
-    assert!(index.nearest_polygon_within(p.0, p.1, 70.0, |_| true).is_none());
+    assert!(
+        index
+            .nearest_polygon_within(p.0, p.1, 70.0, |_| true)
+            .is_none()
+    );
     let (_, d) = index
         .nearest_polygon_within(c.0, c.1, 10.0, |_| true)
         .expect("inside");
@@ -250,7 +272,11 @@ fn memory_breakdown() {
             ..IndexConfig::default()
         };
         let (index, report) = FenceIndex::build(&reg, &config);
-        let polys = index.polygons.iter().map(RawPolygon::heap_bytes).sum::<usize>();
+        let polys = index
+            .polygons
+            .iter()
+            .map(RawPolygon::heap_bytes)
+            .sum::<usize>();
         eprintln!(
             "cell {cell}: total {:.1} MB, grid {:.1} MB, polygons {:.1} MB, {:?}",
             report.heap_bytes as f64 / 1e6,
