@@ -214,7 +214,9 @@ pub struct EvidenceConfig {
     pub max_positions: usize,
     /// Ids of all the episode's positions are listed up to this many.
     pub max_position_ids: usize,
-    /// An open episode is re-emitted (updated) at most this often, GNSS seconds.
+    /// An open episode is re-emitted (updated, with its whole evidence) at most this often,
+    /// GNSS seconds. Its close always carries everything; updates keep the console and the
+    /// case store current on long episodes without rewriting evidence every fix.
     pub update_interval_secs: u32,
 }
 
@@ -223,7 +225,7 @@ impl Default for EvidenceConfig {
         EvidenceConfig {
             max_positions: 60,
             max_position_ids: 2000,
-            update_interval_secs: 60,
+            update_interval_secs: 300,
         }
     }
 }

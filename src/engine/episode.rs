@@ -214,6 +214,13 @@ impl Episode {
         }
     }
 
+    /// Whether the evidence already names this fence version.
+    pub(crate) fn has_fence(&self, id: &str, version: i64) -> bool {
+        self.fences
+            .iter()
+            .any(|f| f.id == id && f.version == version)
+    }
+
     /// Adds a fence to the evidence (once per id and version).
     pub(crate) fn add_fence(&mut self, f: FenceRef) {
         if !self.fences.contains(&f) {
@@ -530,14 +537,14 @@ impl EpisodeBook {
         if change == ViolationChange::Opened && e.ended_ms.is_some() {
             // Opened and closed at once (a transit): report both steps.
             e.emitted = true;
-            let mut open = e.violation(sink.who);
+            let violation = e.violation(sink.who);
+            let mut open = violation.clone();
             open.status = ViolationStatus::Open;
             open.ended_at = None;
             sink.out.push(EngineEvent::Violation(ViolationEvent {
                 change: ViolationChange::Opened,
                 violation: open,
             }));
-            let violation = e.violation(sink.who);
             e.dirty = false;
             e.last_emit_ms = e.last_ms;
             sink.out.push(EngineEvent::Violation(ViolationEvent {

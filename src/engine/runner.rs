@@ -109,7 +109,7 @@ pub async fn run_shard(
                 }
                 let now = Utc::now();
                 for p in batch.drain(..) {
-                    shard.process_into(&p, now, &mut out);
+                    shard.process_owned(p, now, &mut out);
                 }
             }
             _ = ticker.tick() => {

@@ -3,10 +3,12 @@
 //! [`EngineShard::tick`] about once a second for the timers (reorder holds, late batches,
 //! `offline`, idle unregistered terminals).
 
-use std::collections::{HashMap, VecDeque};
+use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
+use hashbrown::HashMap;
 
 use crate::engine::Engine;
 use crate::engine::clock;
@@ -73,7 +75,8 @@ struct VehicleSlot {
 pub struct EngineShard {
     engine: Arc<Engine>,
     current: Arc<EngineSnapshot>,
-    vehicles: HashMap<Arc<str>, VehicleSlot>,
+    /// Vehicles by key; boxed so the table stays small and probing stays in cache.
+    vehicles: HashMap<Arc<str>, Box<VehicleSlot>>,
     hits: Hits,
     last_prune_ms: i64,
 }
@@ -109,17 +112,40 @@ impl EngineShard {
     /// being alive, alarm bits, ingest's jump flag and loss of fix; a terminal with no vehicle
     /// gets one `unregistered_terminal` episode.
     pub fn process_into(&mut self, p: &Position, now: DateTime<Utc>, out: &mut Vec<EngineEvent>) {
+        self.process_cow(Cow::Borrowed(p), now, out);
+    }
+
+    /// [`EngineShard::process_into`] for an owned position: a position the reorder window
+    /// holds is moved, not copied (what the runner uses).
+    pub fn process_owned(&mut self, p: Position, now: DateTime<Utc>, out: &mut Vec<EngineEvent>) {
+        self.process_cow(Cow::Owned(p), now, out);
+    }
+
+    fn process_cow(
+        &mut self,
+        p: Cow<'_, Position>,
+        now: DateTime<Utc>,
+        out: &mut Vec<EngineEvent>,
+    ) {
         self.refresh(out);
         let cfg = self.engine.config();
         let now_ms = clock::ms(now);
         let t = clock::ms(p.time);
-        let key = vehicle_key(p);
         let snap = &*self.current;
-        let slot = match self.vehicles.get_mut(key.as_str()) {
+        // A registered vehicle's key is its id: no allocation on the hot path.
+        let unregistered_key;
+        let key: &str = match &p.vehicle_id {
+            Some(v) => v,
+            None => {
+                unregistered_key = vehicle_key(&p);
+                &unregistered_key
+            }
+        };
+        let slot = match self.vehicles.get_mut(key) {
             Some(s) => s,
             None => {
                 let ident = VehicleIdent {
-                    key: Arc::from(key.as_str()),
+                    key: Arc::from(key),
                     vehicle_id: p.vehicle_id.as_deref().map(Arc::from),
                     phone: Arc::from(p.phone.as_str()),
                     company_id: None,
@@ -127,8 +153,8 @@ impl EngineShard {
                 let state = VehicleState::new(ident, snap);
                 let who = state.ident.clone();
                 self.vehicles
-                    .entry(Arc::from(key.as_str()))
-                    .or_insert(VehicleSlot {
+                    .entry(Arc::from(key))
+                    .or_insert(Box::new(VehicleSlot {
                         who,
                         state,
                         book: EpisodeBook::default(),
@@ -137,7 +163,7 @@ impl EngineShard {
                         late: Vec::new(),
                         late_arrival_ms: i64::MIN,
                         recent_ids: VecDeque::new(),
-                    })
+                    }))
             }
         };
         if p.flags.has(PositionFlags::DUPLICATE) {
@@ -154,13 +180,13 @@ impl EngineShard {
             merge_gap_ms: i64::from(cfg.ordering.merge_gap_secs) * 1000,
         };
         if p.vehicle_id.is_none() {
-            unregistered(&mut slot.state, &mut slot.book, p, cfg, &mut sink);
+            unregistered(&mut slot.state, &mut slot.book, &p, cfg, &mut sink);
             return;
         }
         // Any report from the terminal ends its silence.
         slot.state.close_offline(t, &mut slot.book, &mut sink);
         if fresh || t >= slot.state.last_judged_ms {
-            slot.state.observe_any(p, cfg, &mut slot.book, &mut sink);
+            slot.state.observe_any(&p, cfg, &mut slot.book, &mut sink);
         }
         if !p.flags.usable() {
             return;
@@ -169,7 +195,7 @@ impl EngineShard {
             if slot.recent_ids.contains(&p.id) {
                 return;
             }
-            slot.late.push(p.clone());
+            slot.late.push(p.into_owned());
             slot.late_arrival_ms = now_ms;
             if slot.late.len() >= cfg.ordering.late_batch_max {
                 run_late(slot, snap, cfg, &mut self.hits, out);
@@ -179,16 +205,21 @@ impl EngineShard {
         if slot.pending.iter().any(|(_, q)| q.id == p.id) {
             return;
         }
+        slot.max_seen_ms = slot.max_seen_ms.max(t);
+        let window_ms = i64::from(cfg.ordering.reorder_window_secs) * 1000;
+        let release_until = slot.max_seen_ms - window_ms;
+        if slot.pending.is_empty() && t <= release_until {
+            // Nothing held and nothing to wait for: judge it straight away, without a copy.
+            judge_one(slot, snap, cfg, &mut self.hits, out, &p);
+            return;
+        }
         let at = slot
             .pending
             .iter()
             .rposition(|(_, q)| q.time <= p.time)
             .map(|i| i + 1)
             .unwrap_or(0);
-        slot.pending.insert(at, (now_ms, p.clone()));
-        slot.max_seen_ms = slot.max_seen_ms.max(t);
-        let window_ms = i64::from(cfg.ordering.reorder_window_secs) * 1000;
-        let release_until = slot.max_seen_ms - window_ms;
+        slot.pending.insert(at, (now_ms, p.into_owned()));
         release(slot, snap, cfg, &mut self.hits, out, release_until);
     }
 
@@ -324,23 +355,31 @@ fn release(
         let Some((_, p)) = slot.pending.pop_front() else {
             break;
         };
-        let mut sink = Sink {
-            out: &mut *out,
-            replay: false,
-            who: &slot.who,
-            evidence: &cfg.evidence,
-            merge_gap_ms: i64::from(cfg.ordering.merge_gap_secs) * 1000,
-        };
-        let mut ctx = Ctx {
-            snap,
-            cfg,
-            hits: &mut *hits,
-        };
-        slot.state.judge(&p, &mut ctx, &mut slot.book, &mut sink);
-        slot.recent_ids.push_back(p.id);
-        if slot.recent_ids.len() > RECENT_IDS {
-            slot.recent_ids.pop_front();
-        }
+        judge_one(slot, snap, cfg, hits, out, &p);
+    }
+}
+
+/// Judges one position on the live state.
+fn judge_one(
+    slot: &mut VehicleSlot,
+    snap: &EngineSnapshot,
+    cfg: &crate::engine::EngineConfig,
+    hits: &mut Hits,
+    out: &mut Vec<EngineEvent>,
+    p: &Position,
+) {
+    let mut sink = Sink {
+        out,
+        replay: false,
+        who: &slot.who,
+        evidence: &cfg.evidence,
+        merge_gap_ms: i64::from(cfg.ordering.merge_gap_secs) * 1000,
+    };
+    let mut ctx = Ctx { snap, cfg, hits };
+    slot.state.judge(p, &mut ctx, &mut slot.book, &mut sink);
+    slot.recent_ids.push_back(p.id);
+    if slot.recent_ids.len() > RECENT_IDS {
+        slot.recent_ids.pop_front();
     }
 }
 

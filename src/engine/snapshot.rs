@@ -2,8 +2,9 @@
 //! zone schedules resolved to fence slots and compiled windows. Immutable; a registry change
 //! builds a new snapshot that is swapped in whole.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+
+use hashbrown::HashMap;
 
 use crate::engine::clock::{self, Daily, Weekly};
 use crate::engine::index::{BuildReport, FenceIndex, FenceKind, FenceSlot, IndexConfig};
@@ -153,6 +154,14 @@ impl EngineSnapshot {
             .flatten()
             .copied()
             .filter(move |&n| self.permit(n).is_some_and(|p| p.valid_at(t_ms)))
+    }
+
+    /// Positions of every permit covering `vehicle_id`, valid or not (vehicles cache this).
+    pub fn permits_of(&self, vehicle_id: &str) -> &[u32] {
+        self.permits_by_vehicle
+            .get(vehicle_id)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
     }
 
     /// Whether `t_ms` is in one of a zone's allowed windows.

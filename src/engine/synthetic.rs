@@ -72,22 +72,23 @@ impl FenceSpec {
     }
 }
 
-/// Generates the registry of `spec`: polygons cycle through sites (60 %), disposal grounds
-/// (10 %), restricted, time-restricted and speed zones (10 % each); routes get the corridor
-/// width. Ids are `site-N`, `dg-N`, `zone-N`, `route-N`.
+/// Generates the registry of `spec`. Polygons cycle through kinds in a city-like mix: sites
+/// 80 %, disposal grounds 10 %, speed zones 6 %, restricted and time-restricted zones 2 % each
+/// (a city has thousands of construction sites and a few hundred controlled spots, not the
+/// reverse). Routes get the corridor width. Ids are `site-N`, `dg-N`, `zone-N`, `route-N`.
 pub fn registry(spec: &FenceSpec) -> Registry {
     let mut rng = StdRng::seed_from_u64(spec.seed);
     let mut reg = Registry::default();
     for i in 0..spec.polygons {
         let geometry = random_polygon(&mut rng, spec);
-        match i % 10 {
-            0..=5 => reg.sites.push(Site {
+        match i % 50 {
+            0..=39 => reg.sites.push(Site {
                 id: format!("site-{i}"),
                 name: format!("Site {i}"),
                 geometry,
                 version: 1,
             }),
-            6 => reg.disposal_grounds.push(DisposalGround {
+            40..=44 => reg.disposal_grounds.push(DisposalGround {
                 id: format!("dg-{i}"),
                 name: format!("Disposal ground {i}"),
                 geometry,
@@ -95,8 +96,8 @@ pub fn registry(spec: &FenceSpec) -> Registry {
             }),
             k => {
                 let kind = match k {
-                    7 => ZoneKind::Restricted,
-                    8 => ZoneKind::TimeRestricted,
+                    45 => ZoneKind::Restricted,
+                    46 => ZoneKind::TimeRestricted,
                     _ => ZoneKind::Speed,
                 };
                 let allowed = if kind == ZoneKind::TimeRestricted {
@@ -218,4 +219,250 @@ fn random_route(rng: &mut StdRng, spec: &FenceSpec) -> LineString<f64> {
         coords.push(Coord { x: p.0, y: p.1 });
     }
     LineString(coords)
+}
+
+/// Shape of a simulated fleet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FleetSpec {
+    /// Seed of the generator.
+    pub seed: u64,
+    /// Number of trucks.
+    pub vehicles: usize,
+    /// Fixes each truck reports.
+    pub fixes_per_vehicle: usize,
+    /// Seconds between a truck's fixes.
+    pub interval_secs: u32,
+    /// GNSS time of the first fixes.
+    pub start: chrono::DateTime<chrono::Utc>,
+}
+
+impl FleetSpec {
+    /// `vehicles` trucks reporting `fixes` times every 10 s from 2026-08-05 02:00 UTC.
+    pub fn new(seed: u64, vehicles: usize, fixes: usize) -> FleetSpec {
+        FleetSpec {
+            seed,
+            vehicles,
+            fixes_per_vehicle: fixes,
+            interval_secs: 10,
+            start: chrono::DateTime::from_timestamp(1_785_895_200, 0).unwrap_or_default(),
+        }
+    }
+}
+
+/// A simulated fleet on top of `base` (whose routes it uses): every route gets a site at its
+/// start, a disposal ground at its end and a permit; each truck shuttles along a route, loaded
+/// out and empty back, dwelling three minutes at each end. Some trucks speed, some legs detour
+/// 250 m off the route for a few minutes, half the trucks have load, lift and lid sensors.
+/// Returns the registry (base plus trucks, fences, permits) and the positions in GNSS-time
+/// order, interleaved across trucks as a gateway would deliver them.
+pub fn fleet(base: &Registry, spec: &FleetSpec) -> (Registry, Vec<crate::model::Position>) {
+    use crate::model::registry::SensorCapabilities;
+    use crate::model::{LoadState, Permit, Position, PositionFlags, PositionSource, Vehicle};
+
+    let mut rng = StdRng::seed_from_u64(spec.seed);
+    let mut reg = base.clone();
+    let lines: Vec<Vec<(f64, f64)>> = base
+        .routes
+        .iter()
+        .filter_map(|r| r.geometry.0.first())
+        .map(|l| l.coords().map(|c| (c.x, c.y)).collect::<Vec<_>>())
+        .filter(|l: &Vec<(f64, f64)>| l.len() >= 2)
+        .collect();
+    if lines.is_empty() {
+        return (reg, Vec::new());
+    }
+    let square = |c: (f64, f64), half: f64| {
+        let m = LocalMetric::at_lat(c.1);
+        let (dx, dy) = (half / m.kx, half / m.ky);
+        MultiPolygon(vec![Polygon::new(
+            LineString(vec![
+                Coord {
+                    x: c.0 - dx,
+                    y: c.1 - dy,
+                },
+                Coord {
+                    x: c.0 + dx,
+                    y: c.1 - dy,
+                },
+                Coord {
+                    x: c.0 + dx,
+                    y: c.1 + dy,
+                },
+                Coord {
+                    x: c.0 - dx,
+                    y: c.1 + dy,
+                },
+                Coord {
+                    x: c.0 - dx,
+                    y: c.1 - dy,
+                },
+            ]),
+            vec![],
+        )])
+    };
+    let day = |d: i64| {
+        chrono::NaiveDate::from_ymd_opt(2026, 1, 1)
+            .unwrap_or_default()
+            .checked_add_days(chrono::Days::new(d as u64))
+            .unwrap_or_default()
+    };
+    for (ri, line) in lines.iter().enumerate() {
+        let (Some(&a), Some(&b)) = (line.first(), line.last()) else {
+            continue;
+        };
+        reg.sites.push(Site {
+            id: format!("fleet-site-{ri}"),
+            name: format!("Fleet site {ri}"),
+            geometry: square(a, 80.0),
+            version: 1,
+        });
+        reg.disposal_grounds.push(DisposalGround {
+            id: format!("fleet-dg-{ri}"),
+            name: format!("Fleet disposal ground {ri}"),
+            geometry: square(b, 120.0),
+            version: 1,
+        });
+        let route_id = base
+            .routes
+            .get(ri)
+            .map(|r| r.id.clone())
+            .unwrap_or_default();
+        reg.permits.push(Permit {
+            id: format!("fleet-permit-{ri}"),
+            number: format!("LZ-2026-{ri:04}"),
+            company_id: "fleet".into(),
+            vehicle_ids: Vec::new(),
+            site_id: format!("fleet-site-{ri}"),
+            disposal_ground_ids: vec![format!("fleet-dg-{ri}")],
+            route_ids: vec![route_id],
+            valid_from: day(0),
+            valid_to: day(364),
+            daily_windows: Vec::new(),
+        });
+    }
+    let permit_base = reg.permits.len() - lines.len();
+    let raw = bytes::Bytes::from_static(&[
+        0x7e, 0x02, 0x00, 0x00, 0x1c, 0x01, 0x39, 0x12, 0x34, 0x56, 0x78, 0x00, 0x01, 0x7e,
+    ]);
+    let mut positions = Vec::with_capacity(spec.vehicles * spec.fixes_per_vehicle);
+    let mut next_id = 1i64;
+    for v in 0..spec.vehicles {
+        let ri = v % lines.len();
+        let Some(line) = lines.get(ri) else { continue };
+        let id = format!("truck-{v}");
+        let sensors = v % 2 == 0;
+        reg.vehicles.push(Vehicle {
+            id: id.clone(),
+            plate: format!("桂B{v:05}"),
+            plate_color: 2,
+            company_id: "fleet".into(),
+            rated_load_kg: Some(20_000.0),
+            sensors: SensorCapabilities {
+                load: sensors,
+                lift: sensors,
+                lid: sensors,
+                weight: false,
+            },
+        });
+        if let Some(p) = reg.permits.get_mut(permit_base + ri) {
+            p.vehicle_ids.push(id.clone());
+        }
+        // Cumulative metres along the line.
+        let mut cum = vec![0.0];
+        for w in line.windows(2) {
+            let m = LocalMetric::at_lat(w[0].1);
+            let d = m.distance_m(w[0], w[1]);
+            cum.push(cum.last().copied().unwrap_or(0.0) + d);
+        }
+        let length = cum.last().copied().unwrap_or(0.0).max(1.0);
+        let speed_kmh = if v % 50 == 0 {
+            80.0
+        } else {
+            rng.random_range(30.0..50.0)
+        };
+        let step_m = speed_kmh / 3.6 * f64::from(spec.interval_secs);
+        let dwell_fixes = (180 / spec.interval_secs.max(1)) as usize;
+        let mut along = rng.random_range(0.0..length);
+        let mut forward = rng.random_bool(0.5);
+        let mut dwell = 0usize;
+        let mut detour: Option<(f64, f64)> = None;
+        let offset_s = rng.random_range(0..spec.interval_secs.max(1));
+        let phone = format!("0139{v:08}");
+        for k in 0..spec.fixes_per_vehicle {
+            let moving = dwell == 0;
+            if moving {
+                along += if forward { step_m } else { -step_m };
+                if along >= length || along <= 0.0 {
+                    along = along.clamp(0.0, length);
+                    dwell = dwell_fixes;
+                    if along >= length {
+                        forward = false;
+                    } else {
+                        forward = true;
+                    }
+                    detour = if rng.random_bool(0.1) {
+                        let from = rng.random_range(0.2..0.6) * length;
+                        Some((from, from + rng.random_range(1500.0..3000.0)))
+                    } else {
+                        None
+                    };
+                }
+            } else {
+                dwell -= 1;
+            }
+            let seg = cum
+                .partition_point(|&c| c <= along)
+                .clamp(1, line.len() - 1);
+            let (a, b) = (line[seg - 1], line[seg]);
+            let (c0, c1) = (cum[seg - 1], cum[seg]);
+            let f = if c1 > c0 {
+                (along - c0) / (c1 - c0)
+            } else {
+                0.0
+            };
+            let (mut lon, mut lat) = (a.0 + (b.0 - a.0) * f, a.1 + (b.1 - a.1) * f);
+            let metric = LocalMetric::at_lat(lat);
+            let on_detour = detour.is_some_and(|(s, e)| along >= s && along <= e);
+            if on_detour {
+                lat += 250.0 / metric.ky;
+            }
+            // GNSS noise of a few metres.
+            lon += rng.random_range(-4.0..4.0) / metric.kx;
+            lat += rng.random_range(-4.0..4.0) / metric.ky;
+            let loaded = forward;
+            let time = spec.start
+                + chrono::Duration::seconds(
+                    i64::from(offset_s) + (k as i64) * i64::from(spec.interval_secs),
+                );
+            positions.push(Position {
+                id: next_id,
+                phone: phone.clone(),
+                vehicle_id: Some(id.clone()),
+                time,
+                received_at: time + chrono::Duration::milliseconds(300),
+                lat,
+                lon,
+                altitude_m: 90,
+                speed_kmh: if moving { speed_kmh } else { 0.0 },
+                heading: 0,
+                alarm: 0,
+                status: 0b10,
+                load: match (sensors, loaded) {
+                    (false, _) => LoadState::Unknown,
+                    (true, true) => LoadState::Full,
+                    (true, false) => LoadState::Empty,
+                },
+                lift_up: sensors.then_some(false),
+                lid_open: sensors.then_some(false),
+                weight_kg: None,
+                mileage_km: None,
+                source: PositionSource::Live,
+                flags: PositionFlags::default(),
+                raw: raw.clone(),
+            });
+            next_id += 1;
+        }
+    }
+    positions.sort_by_key(|p| (p.time, p.id));
+    (reg, positions)
 }

@@ -302,6 +302,9 @@ pub(crate) struct VehicleState {
     pub last_arrival_ms: i64,
     no_fix_since: Option<i64>,
     permit_id: Option<Arc<str>>,
+    /// Every permit covering the vehicle in the current snapshot (valid or not), so judging a
+    /// fix needs no map lookup.
+    permits: Vec<u32>,
 }
 
 impl VehicleState {
@@ -315,7 +318,13 @@ impl VehicleState {
         if let Some(i) = &info {
             ident.company_id = Some(i.company_id.clone());
         }
+        let permits = ident
+            .vehicle_id
+            .as_ref()
+            .map(|v| snap.permits_of(v).to_vec())
+            .unwrap_or_default();
         VehicleState {
+            permits,
             ident,
             info,
             last: None,
@@ -346,6 +355,7 @@ impl VehicleState {
         let mut r = VehicleState {
             ident: self.ident.clone(),
             info: self.info.clone(),
+            permits: self.permits.clone(),
             ..VehicleState::blank(self.ident.clone())
         };
         if let Some((_, ctx)) = self.history.iter().rev().find(|(t, _)| *t <= from_ms) {
@@ -380,6 +390,7 @@ impl VehicleState {
             last_arrival_ms: i64::MIN,
             no_fix_since: None,
             permit_id: None,
+            permits: Vec::new(),
         }
     }
 
@@ -466,6 +477,24 @@ impl VehicleState {
         if let Some(i) = &self.info {
             self.ident.company_id = Some(i.company_id.clone());
         }
+        self.permits = self
+            .ident
+            .vehicle_id
+            .as_ref()
+            .map(|v| new.permits_of(v).to_vec())
+            .unwrap_or_default();
+    }
+
+    /// The vehicle's permits valid at `t`.
+    fn valid_permits<'s>(
+        &self,
+        snap: &'s EngineSnapshot,
+        t: i64,
+    ) -> impl Iterator<Item = (u32, &'s PermitInfo)> + use<'_, 's> {
+        self.permits
+            .iter()
+            .filter_map(move |&n| snap.permit(n).map(|p| (n, p)))
+            .filter(move |(_, p)| p.valid_at(t))
     }
 
     /// Rules that look at every position of a registered vehicle, usable or not, in arrival
@@ -797,10 +826,8 @@ impl VehicleState {
     }
 
     fn choose_permit<'s>(&self, snap: &'s EngineSnapshot, t: i64) -> Option<(u32, &'s PermitInfo)> {
-        let vid = self.ident.vehicle_id.as_ref()?;
         let mut best: Option<(u32, &PermitInfo, u8)> = None;
-        for n in snap.valid_permits(vid, t) {
-            let Some(p) = snap.permit(n) else { continue };
+        for (n, p) in self.valid_permits(snap, t) {
             let score = if self.origin_site.is_some() && p.site_slot == self.origin_site {
                 2
             } else if self
@@ -883,11 +910,12 @@ impl VehicleState {
         if LocalMetric::at_lat(pos.lat).distance_m(a, b) > mc.crossing_max_length_m {
             return;
         }
-        for (slot, inside_m) in snap.index.restricted_zones_crossed(a, b) {
-            if inside_m < mc.crossing_min_inside_m
-                || hits.polygons.binary_search(&slot).is_ok()
+        let known = |slot: FenceSlot| {
+            hits.polygons.binary_search(&slot).is_ok()
                 || self.members.iter().any(|m| m.slot == slot)
-            {
+        };
+        for (slot, inside_m) in snap.index.restricted_zones_crossed(a, b, known) {
+            if inside_m < mc.crossing_min_inside_m {
                 continue;
             }
             events.push(MemberEvent::Transit {
@@ -922,7 +950,8 @@ impl VehicleState {
                 MemberState::Entering => {
                     if raw_in {
                         m.count += 1;
-                        if restricted_kind(m.kind) {
+                        // Depth matters only until it is deep enough to count.
+                        if restricted_kind(m.kind) && m.depth < mc.transit_min_depth_m {
                             let d = index.boundary_distance_m(m.slot, pos.lon, pos.lat);
                             m.depth = m.depth.max(d.unwrap_or(0.0));
                         }
@@ -954,9 +983,7 @@ impl VehicleState {
                 }
                 MemberState::Inside | MemberState::Exiting => {
                     let outside = !raw_in
-                        && index
-                            .boundary_distance_m(m.slot, pos.lon, pos.lat)
-                            .is_none_or(|d| d > mc.exit_buffer_m);
+                        && !index.boundary_within_m(m.slot, pos.lon, pos.lat, mc.exit_buffer_m);
                     if !outside {
                         m.state = MemberState::Inside;
                         m.count = 0;
@@ -1175,8 +1202,12 @@ impl VehicleState {
                         if let Some((l, _)) = limit {
                             e.observe("limit_kmh", json!(l));
                         }
-                        if let Some(f) = limit_fence() {
-                            e.add_fence(f);
+                        if let Some(s) = limit.and_then(|(_, s)| s)
+                            && let Some(f) = index.fence(s)
+                            && !e.has_fence(&f.id, f.version)
+                            && let Some(r) = limit_fence()
+                        {
+                            e.add_fence(r);
                         }
                     }
                 },
@@ -1397,12 +1428,9 @@ impl VehicleState {
         for m in self.members.iter().filter(|m| m.confirmed()) {
             let (kind, start, hold, since, severity) = match m.kind {
                 FenceKind::Site | FenceKind::DisposalGround if us.enabled => {
-                    let permitted = snap
-                        .valid_permits(self.ident.vehicle_id.as_deref().unwrap_or(""), t)
-                        .filter_map(|n| snap.permit(n))
-                        .any(|pm| {
-                            pm.site_slot == Some(m.slot) || pm.disposal_slots.contains(&m.slot)
-                        });
+                    let permitted = self.valid_permits(snap, t).any(|(_, pm)| {
+                        pm.site_slot == Some(m.slot) || pm.disposal_slots.contains(&m.slot)
+                    });
                     let dwell = t - m.entered >= i64::from(us.min_dwell_secs) * 1000;
                     (
                         ViolationKind::UnpermittedSite,

@@ -489,33 +489,65 @@ impl FenceIndex {
     /// Restricted and time-restricted zones whose interior the straight segment from `a` to
     /// `b` passes through, with the length in metres inside each (a smaller tree than
     /// [`FenceIndex::polygons_crossed`] searches, for the per-fix crossing test).
-    pub fn restricted_zones_crossed(&self, a: (f64, f64), b: (f64, f64)) -> Vec<(FenceSlot, f64)> {
+    pub fn restricted_zones_crossed(
+        &self,
+        a: (f64, f64),
+        b: (f64, f64),
+        mut skip: impl FnMut(FenceSlot) -> bool,
+    ) -> Vec<(FenceSlot, f64)> {
         let mut out: Vec<(FenceSlot, f64)> = Vec::new();
         if !(a.0.is_finite() && a.1.is_finite() && b.0.is_finite() && b.1.is_finite()) {
             return out;
         }
         let env = AABB::from_corners([a.0.min(b.0), a.1.min(b.1)], [a.0.max(b.0), a.1.max(b.1)]);
-        let mut candidates = self
-            .restricted_tree
-            .locate_in_envelope_intersecting(&env)
-            .peekable();
-        if candidates.peek().is_none() {
-            return out;
-        }
-        let seg_len = LocalMetric::at_lat((a.1 + b.1) / 2.0).distance_m(a, b);
-        for part in candidates {
+        let mut seg_len = None;
+        for part in self.restricted_tree.locate_in_envelope_intersecting(&env) {
             let slot = part.data;
-            if out.iter().any(|(s, _)| *s == slot) {
+            // Cheap rejections first: zones the caller already knows about, repeats, and boxes
+            // the segment itself (not just its box) misses.
+            if skip(slot) || out.iter().any(|(s, _)| *s == slot) {
+                continue;
+            }
+            let lower = part.geom().lower();
+            let upper = part.geom().upper();
+            if !segment_meets_box(a, b, [lower[0], lower[1], upper[0], upper[1]]) {
                 continue;
             }
             if let Some(poly) = self.polygon_of(slot) {
-                let inside = inside_fraction(poly, a, b) * seg_len;
+                let len = *seg_len
+                    .get_or_insert_with(|| LocalMetric::at_lat((a.1 + b.1) / 2.0).distance_m(a, b));
+                let inside = inside_fraction(poly, a, b) * len;
                 if inside > 0.0 {
                     out.push((slot, inside));
                 }
             }
         }
         out
+    }
+
+    /// Whether a point is within `radius_m` of a polygon fence's boundary (from either side).
+    /// Cheap when the answer is clearly no: a box test, then edges with an early exit.
+    pub fn boundary_within_m(&self, slot: FenceSlot, lon: f64, lat: f64, radius_m: f64) -> bool {
+        let Some(poly) = self.polygon_of(slot) else {
+            return false;
+        };
+        let metric = LocalMetric::at_lat(lat);
+        let (dx, dy) = (radius_m / metric.kx, radius_m / metric.ky);
+        let b = poly.bbox;
+        if lon < b[0] - dx || lon > b[2] + dx || lat < b[1] - dy || lat > b[3] + dy {
+            return false;
+        }
+        let r2 = radius_m * radius_m;
+        poly.edges().any(|e| {
+            // Per-edge box test before the exact distance.
+            let (x0, x1) = (e[0].min(e[2]), e[0].max(e[2]));
+            let (y0, y1) = (e[1].min(e[3]), e[1].max(e[3]));
+            lon >= x0 - dx
+                && lon <= x1 + dx
+                && lat >= y0 - dy
+                && lat <= y1 + dy
+                && metric.segment_distance2_m2((lon, lat), (e[0], e[1]), (e[2], e[3])) <= r2
+        })
     }
 
     /// Polygon fences accepted by `filter` whose interior the straight segment from `a` to
@@ -646,6 +678,33 @@ impl FenceIndex {
             FenceGeom::Polygon { .. } => None,
         }
     }
+}
+
+/// Whether the segment `a`-`b` meets the box `[min x, min y, max x, max y]` (Liang-Barsky).
+fn segment_meets_box(a: (f64, f64), b: (f64, f64), bx: [f64; 4]) -> bool {
+    let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+    let mut t0: f64 = 0.0;
+    let mut t1: f64 = 1.0;
+    for (p, q) in [
+        (-dx, a.0 - bx[0]),
+        (dx, bx[2] - a.0),
+        (-dy, a.1 - bx[1]),
+        (dy, bx[3] - a.1),
+    ] {
+        if p == 0.0 {
+            if q < 0.0 {
+                return false;
+            }
+        } else {
+            let r = q / p;
+            if p < 0.0 {
+                t0 = t0.max(r);
+            } else {
+                t1 = t1.min(r);
+            }
+        }
+    }
+    t0 <= t1
 }
 
 /// Fraction of the segment `a`-`b` that lies inside the polygon: split the segment at every

@@ -314,3 +314,100 @@ fn words_per_cell() {
         eprintln!("cell {cell}: 0 | 1-7 | 8-15 | 16-31 | 32-63 | 64+ = {hist:?}");
     }
 }
+
+#[test]
+#[ignore = "diagnostic: violation kinds the benchmark fleet produces"]
+fn fleet_violation_kinds() {
+    use crate::engine::synthetic::FleetSpec;
+    use crate::engine::{Engine, EngineConfig, EngineEvent};
+    let base = synthetic::registry(&synthetic::FenceSpec::benchmark());
+    let (reg, positions) = synthetic::fleet(&base, &FleetSpec::new(7, 500, 300));
+    let engine = Engine::new(&reg, EngineConfig::default());
+    let mut shard = engine.shard();
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for p in &positions {
+        for e in shard.process(p, p.received_at) {
+            if let EngineEvent::Violation(v) = e {
+                let key = format!(
+                    "{} {:?} {}",
+                    v.violation.kind, v.change, v.violation.evidence["subject"]
+                )
+                .chars()
+                .take(60)
+                .collect::<String>();
+                let key = key.split(' ').take(2).collect::<Vec<_>>().join(" ");
+                *counts.entry(key).or_default() += 1;
+            }
+        }
+    }
+    eprintln!("{} positions: {counts:#?}", positions.len());
+}
+
+#[test]
+#[ignore = "diagnostic: engine cost by configuration"]
+fn fleet_cost_by_config() {
+    use crate::engine::synthetic::FleetSpec;
+    use crate::engine::{Engine, EngineConfig};
+    let base = synthetic::registry(&synthetic::FenceSpec::benchmark());
+    let (vehicles, fixes) = std::env::var("FLEET")
+        .ok()
+        .and_then(|f| {
+            let (a, b) = f.split_once('x')?;
+            Some((a.parse().ok()?, b.parse().ok()?))
+        })
+        .unwrap_or((1000, 200));
+    let (reg, positions) = synthetic::fleet(&base, &FleetSpec::new(7, vehicles, fixes));
+    let mut configs: Vec<(&str, EngineConfig)> = Vec::new();
+    let mut c = EngineConfig::default();
+    configs.push(("default", c.clone()));
+    c.emit_classifications = Some(false);
+    configs.push(("no classifications", c.clone()));
+    c.restricted_zone.enabled = false;
+    c.time_window.enabled = false;
+    c.unpermitted_site.enabled = false;
+    c.speeding.enabled = false;
+    configs.push(("no zone/site/speed rules", c.clone()));
+    c.route_deviation.enabled = false;
+    c.illegal_dumping.enabled = false;
+    c.lid_open.enabled = false;
+    c.no_permit.enabled = false;
+    c.overload.enabled = false;
+    c.gps_tamper.enabled = false;
+    configs.push(("no rules", c.clone()));
+    c.ordering.reorder_window_secs = 0;
+    configs.push(("no rules, no reorder", c.clone()));
+    let only = std::env::var("ONLY").ok();
+    for (name, cfg) in configs {
+        if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
+        let engine = Engine::new(&reg, cfg);
+        let mut shard = engine.shard();
+        let mut out = Vec::new();
+        let owned = positions.clone();
+        let cpu = || {
+            std::fs::read_to_string("/proc/thread-self/schedstat")
+                .ok()
+                .and_then(|s| {
+                    s.split_whitespace()
+                        .next()
+                        .and_then(|v| v.parse::<f64>().ok())
+                })
+                .unwrap_or(0.0)
+                / 1e9
+        };
+        let t = cpu();
+        let mut n = 0;
+        for p in owned {
+            let now = p.received_at;
+            shard.process_owned(p, now, &mut out);
+            n += out.len();
+            out.clear();
+        }
+        let el = cpu() - t;
+        eprintln!(
+            "{name}: {:.0} positions/s ({n} events)",
+            positions.len() as f64 / el
+        );
+    }
+}
