@@ -333,6 +333,18 @@ fn fleet(reg: &Registry, args: &Args) -> Result<()> {
     let spec = FleetSpec::new(7, args.fleet_vehicles, args.fleet_fixes);
     let (fleet_reg, positions) = synthetic::fleet(reg, &spec);
     let engine = Engine::new(&fleet_reg, EngineConfig::default());
+    let report = &engine.snapshot().report;
+    println!(
+        "Fleet: {} trucks on {} haul routes, {} fixes each at {} s; registry {} polygons (the benchmark's, less those within {} m of a haul route) and {} corridors",
+        args.fleet_vehicles,
+        spec.routes,
+        args.fleet_fixes,
+        spec.interval_secs,
+        report.polygons,
+        spec.clearance_m,
+        report.corridors
+    );
+    let mut opened = 0usize;
     let mut out: Vec<EngineEvent> = Vec::with_capacity(64);
     let (mut best, mut best_wall) = (Duration::MAX, Duration::MAX);
     let (mut events, mut violations) = (0usize, 0usize);
@@ -342,16 +354,21 @@ fn fleet(reg: &Registry, args: &Args) -> Result<()> {
         let mut shard = engine.shard();
         events = 0;
         violations = 0;
+        opened = 0;
         let wall = Instant::now();
         let cpu = thread_cpu();
         for p in owned {
             let now = p.received_at;
             shard.process_owned(p, now, &mut out);
             events += out.len();
-            violations += out
-                .iter()
-                .filter(|e| matches!(e, EngineEvent::Violation(_)))
-                .count();
+            for e in &out {
+                if let EngineEvent::Violation(v) = e {
+                    violations += 1;
+                    if v.change == haulwatch::engine::ViolationChange::Opened {
+                        opened += 1;
+                    }
+                }
+            }
             out.clear();
         }
         let used = thread_cpu().saturating_sub(cpu);
@@ -367,8 +384,8 @@ fn fleet(reg: &Registry, args: &Args) -> Result<()> {
     );
     let rate_fleet = positions.len() as f64 / best.as_secs_f64();
     println!(
-        "engine, fleet:       {rate_fleet:>12.0} positions/s (one core; {} trucks x {} fixes, {events} events, {violations} violation events)",
-        args.fleet_vehicles, args.fleet_fixes
+        "engine, fleet:       {rate_fleet:>12.0} positions/s (one core; {} positions, {events} events of which {violations} violation events, {opened} episodes opened)",
+        positions.len()
     );
     Ok(())
 }

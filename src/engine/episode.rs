@@ -350,13 +350,17 @@ impl EpisodeBook {
     }
 
     /// Kinds of the open episodes, for the live map.
-    pub(crate) fn open_kinds(&self, out: &mut Vec<ViolationKind>) {
-        out.clear();
+    pub(crate) fn open_kinds(&self) -> Vec<ViolationKind> {
+        if !self.episodes.iter().any(|e| e.is_open() && e.emitted) {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
         for e in &self.episodes {
             if e.is_open() && e.emitted && !out.contains(&e.kind) {
                 out.push(e.kind);
             }
         }
+        out
     }
 
     /// Notes on `offline` episodes that a late batch covering `[from, to]` (GNSS ms) arrived:

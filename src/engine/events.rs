@@ -83,8 +83,8 @@ pub struct PositionClass {
     /// GNSS speed, km/h.
     pub speed_kmh: f64,
     /// Sites, disposal grounds and zones the vehicle is confirmed inside, and route corridors
-    /// the fix is within.
-    pub fences: Vec<FenceTag>,
+    /// the fix is within. Shared between consecutive classifications while it does not change.
+    pub fences: Arc<[FenceTag]>,
     /// Haul-cycle phase.
     pub phase: TripPhase,
     /// At or above the moving speed.

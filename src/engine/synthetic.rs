@@ -234,6 +234,13 @@ pub struct FleetSpec {
     pub interval_secs: u32,
     /// GNSS time of the first fixes.
     pub start: chrono::DateTime<chrono::Utc>,
+    /// How many of the base registry's routes are approved haul routes (trucks are spread over
+    /// them). Sites, disposal grounds and zones within `clearance_m` of these routes are left
+    /// out of the fleet's registry: an approved route does not run through restricted zones
+    /// or other sites, so violations come from the trucks' own behaviour.
+    pub routes: usize,
+    /// See `routes`.
+    pub clearance_m: f64,
 }
 
 impl FleetSpec {
@@ -245,23 +252,29 @@ impl FleetSpec {
             fixes_per_vehicle: fixes,
             interval_secs: 10,
             start: chrono::DateTime::from_timestamp(1_785_895_200, 0).unwrap_or_default(),
+            routes: 50,
+            clearance_m: 350.0,
         }
     }
 }
 
-/// A simulated fleet on top of `base` (whose routes it uses): every route gets a site at its
-/// start, a disposal ground at its end and a permit; each truck shuttles along a route, loaded
-/// out and empty back, dwelling three minutes at each end. Some trucks speed, some legs detour
-/// 250 m off the route for a few minutes, half the trucks have load, lift and lid sensors.
-/// Returns the registry (base plus trucks, fences, permits) and the positions in GNSS-time
-/// order, interleaved across trucks as a gateway would deliver them.
+/// A simulated fleet on top of `base`: the first `spec.routes` routes are haul routes, each
+/// with a site at its start, a disposal ground at its end and a permit; each truck shuttles
+/// along a route, loaded out and empty back, dwelling three minutes at each end. One truck in
+/// fifty drives at 80 km/h (speeding), one leg in ten detours 250 m off the route for 1.5-3 km
+/// (route deviation), half the trucks have load, lift and lid sensors, every fix has a few
+/// metres of GNSS noise. Returns the registry (base fences away from the haul routes, plus
+/// trucks, fences, permits) and the positions in GNSS-time order, interleaved across trucks as
+/// a gateway would deliver them.
 pub fn fleet(base: &Registry, spec: &FleetSpec) -> (Registry, Vec<crate::model::Position>) {
     use crate::model::registry::SensorCapabilities;
     use crate::model::{LoadState, Permit, Position, PositionFlags, PositionSource, Vehicle};
 
     let mut rng = StdRng::seed_from_u64(spec.seed);
     let mut reg = base.clone();
-    let lines: Vec<Vec<(f64, f64)>> = base
+    reg.routes.truncate(spec.routes.max(1));
+    clear_around_routes(&mut reg, spec.clearance_m);
+    let lines: Vec<Vec<(f64, f64)>> = reg
         .routes
         .iter()
         .filter_map(|r| r.geometry.0.first())
@@ -322,11 +335,7 @@ pub fn fleet(base: &Registry, spec: &FleetSpec) -> (Registry, Vec<crate::model::
             geometry: square(b, 120.0),
             version: 1,
         });
-        let route_id = base
-            .routes
-            .get(ri)
-            .map(|r| r.id.clone())
-            .unwrap_or_default();
+        let route_id = reg.routes.get(ri).map(|r| r.id.clone()).unwrap_or_default();
         reg.permits.push(Permit {
             id: format!("fleet-permit-{ri}"),
             number: format!("LZ-2026-{ri:04}"),
@@ -395,11 +404,7 @@ pub fn fleet(base: &Registry, spec: &FleetSpec) -> (Registry, Vec<crate::model::
                 if along >= length || along <= 0.0 {
                     along = along.clamp(0.0, length);
                     dwell = dwell_fixes;
-                    if along >= length {
-                        forward = false;
-                    } else {
-                        forward = true;
-                    }
+                    forward = along < length;
                     detour = if rng.random_bool(0.1) {
                         let from = rng.random_range(0.2..0.6) * length;
                         Some((from, from + rng.random_range(1500.0..3000.0)))
@@ -465,4 +470,35 @@ pub fn fleet(base: &Registry, spec: &FleetSpec) -> (Registry, Vec<crate::model::
     }
     positions.sort_by_key(|p| (p.time, p.id));
     (reg, positions)
+}
+
+/// Removes the sites, disposal grounds and zones that come within `clearance_m` of any route
+/// (a vertex within the widened corridor; polygons are small, so a route through one passes
+/// near a vertex).
+fn clear_around_routes(reg: &mut Registry, clearance_m: f64) {
+    use crate::engine::index::{FenceIndex, Hits, IndexConfig};
+    let widened = Registry {
+        routes: reg
+            .routes
+            .iter()
+            .map(|r| Route {
+                corridor_m: clearance_m,
+                ..r.clone()
+            })
+            .collect(),
+        ..Registry::default()
+    };
+    let (index, _) = FenceIndex::build(&widened, &IndexConfig::default());
+    let mut hits = Hits::default();
+    let mut near = |g: &MultiPolygon<f64>| {
+        g.iter().any(|p| {
+            p.exterior().coords().any(|c| {
+                index.classify(c.x, c.y, &mut hits);
+                !hits.corridors.is_empty()
+            })
+        })
+    };
+    reg.sites.retain(|s| !near(&s.geometry));
+    reg.disposal_grounds.retain(|d| !near(&d.geometry));
+    reg.zones.retain(|z| !near(&z.geometry));
 }

@@ -305,6 +305,8 @@ pub(crate) struct VehicleState {
     /// Every permit covering the vehicle in the current snapshot (valid or not), so judging a
     /// fix needs no map lookup.
     permits: Vec<u32>,
+    /// The fence slots and tags of the last classification, reused while they do not change.
+    class_cache: (Vec<FenceSlot>, Arc<[FenceTag]>),
 }
 
 impl VehicleState {
@@ -325,6 +327,7 @@ impl VehicleState {
             .unwrap_or_default();
         VehicleState {
             permits,
+            class_cache: Default::default(),
             ident,
             info,
             last: None,
@@ -391,6 +394,7 @@ impl VehicleState {
             no_fix_since: None,
             permit_id: None,
             permits: Vec::new(),
+            class_cache: Default::default(),
         }
     }
 
@@ -468,6 +472,8 @@ impl VehicleState {
         self.fence_trackers.retain(|ft| ft.slot != FenceSlot::MAX);
         self.origin_site = None;
         self.history.clear();
+        // Cached slots meant fences of the old index.
+        self.class_cache = Default::default();
         self.info = self
             .ident
             .vehicle_id
@@ -633,7 +639,15 @@ impl VehicleState {
     }
 
     fn is_jump(a: &PosRef, b: &PosRef, cfg: &EngineConfig) -> bool {
-        let dist = haversine_m((a.lon, a.lat), (b.lon, b.lat));
+        // The local projection is exact enough below ~100 km and needs no trigonometry per
+        // point pair beyond one cosine; beyond that, the great circle.
+        let local =
+            LocalMetric::at_lat((a.lat + b.lat) / 2.0).distance_m((a.lon, a.lat), (b.lon, b.lat));
+        let dist = if local < 100_000.0 {
+            local
+        } else {
+            haversine_m((a.lon, a.lat), (b.lon, b.lat))
+        };
         if dist < cfg.gps_tamper.min_jump_m {
             return false;
         }
@@ -1578,32 +1592,47 @@ impl VehicleState {
     }
 
     fn classification(
-        &self,
+        &mut self,
         p: &Position,
         snap: &EngineSnapshot,
         book: &EpisodeBook,
         suspect_jump: bool,
         corridors: &[FenceSlot],
     ) -> PositionClass {
-        let mut fences: Vec<FenceTag> = self
-            .members
-            .iter()
-            .filter(|m| m.confirmed())
-            .map(|m| FenceTag {
-                kind: m.kind,
-                id: m.key.id.clone(),
-            })
-            .collect();
-        for &c in corridors {
-            if let Some(f) = snap.index.fence(c) {
-                fences.push(FenceTag {
-                    kind: f.kind,
-                    id: f.id.clone(),
+        // Consecutive fixes are usually in the same fences: reuse the last list when the slots
+        // match, so a classification allocates nothing for it.
+        let same = {
+            let mut wanted = self
+                .members
+                .iter()
+                .filter(|m| m.confirmed())
+                .map(|m| m.slot)
+                .chain(corridors.iter().copied());
+            self.class_cache.0.iter().all(|s| wanted.next() == Some(*s)) && wanted.next().is_none()
+        };
+        if !same {
+            let mut slots = Vec::new();
+            let mut tags = Vec::new();
+            for m in self.members.iter().filter(|m| m.confirmed()) {
+                slots.push(m.slot);
+                tags.push(FenceTag {
+                    kind: m.kind,
+                    id: m.key.id.clone(),
                 });
             }
+            for &c in corridors {
+                if let Some(f) = snap.index.fence(c) {
+                    slots.push(c);
+                    tags.push(FenceTag {
+                        kind: f.kind,
+                        id: f.id.clone(),
+                    });
+                }
+            }
+            self.class_cache = (slots, Arc::from(tags));
         }
-        let mut open_violations = Vec::new();
-        book.open_kinds(&mut open_violations);
+        let fences = self.class_cache.1.clone();
+        let open_violations = book.open_kinds();
         let t = clock::ms(p.time);
         PositionClass {
             position_id: p.id,

@@ -257,8 +257,91 @@ pub struct FenceIndex {
     /// Bounding boxes of the parts of restricted and time-restricted zones: the fences whose
     /// crossing between two fixes matters, kept apart so that per-fix query stays small.
     restricted_tree: RTree<PartEntry>,
+    /// Coarse map of where restricted zones are, so the per-fix crossing test returns at once
+    /// where there are none.
+    restricted_map: CoarseMap,
     /// The hot-path classifier.
     grid: Grid,
+}
+
+/// A coarse bitmap over an extent: which cells some box touches.
+#[derive(Debug, Default)]
+struct CoarseMap {
+    /// West, south, east, north of the extent.
+    extent: [f64; 4],
+    /// Cells per side.
+    n: usize,
+    /// One bit per cell, row-major.
+    bits: Vec<u64>,
+}
+
+impl CoarseMap {
+    const SIDE: usize = 256;
+
+    fn build(boxes: &[[f64; 4]]) -> CoarseMap {
+        let Some(extent) = boxes.iter().copied().reduce(|a, b| {
+            [
+                a[0].min(b[0]),
+                a[1].min(b[1]),
+                a[2].max(b[2]),
+                a[3].max(b[3]),
+            ]
+        }) else {
+            return CoarseMap::default();
+        };
+        let n = Self::SIDE;
+        let mut map = CoarseMap {
+            extent,
+            n,
+            bits: vec![0; (n * n).div_ceil(64)],
+        };
+        for b in boxes {
+            let (x0, y0, x1, y1) = map.cells(*b);
+            for y in y0..=y1 {
+                for x in x0..=x1 {
+                    let i = y * n + x;
+                    if let Some(w) = map.bits.get_mut(i / 64) {
+                        *w |= 1 << (i % 64);
+                    }
+                }
+            }
+        }
+        map
+    }
+
+    /// Cell range of a box, clamped to the map.
+    fn cells(&self, b: [f64; 4]) -> (usize, usize, usize, usize) {
+        let [ex0, ey0, ex1, ey1] = self.extent;
+        let fx = |x: f64| {
+            let w = (ex1 - ex0).max(f64::MIN_POSITIVE);
+            (((x - ex0) / w * self.n as f64).floor().max(0.0) as usize).min(self.n - 1)
+        };
+        let fy = |y: f64| {
+            let h = (ey1 - ey0).max(f64::MIN_POSITIVE);
+            (((y - ey0) / h * self.n as f64).floor().max(0.0) as usize).min(self.n - 1)
+        };
+        (fx(b[0]), fy(b[1]), fx(b[2]), fy(b[3]))
+    }
+
+    /// Whether any box may touch `b` (false only when certainly not).
+    fn may_touch(&self, b: [f64; 4]) -> bool {
+        if self.n == 0 {
+            return false;
+        }
+        let [ex0, ey0, ex1, ey1] = self.extent;
+        if b[2] < ex0 || b[0] > ex1 || b[3] < ey0 || b[1] > ey1 {
+            return false;
+        }
+        let (x0, y0, x1, y1) = self.cells(b);
+        (y0..=y1).any(|y| {
+            (x0..=x1).any(|x| {
+                let i = y * self.n + x;
+                self.bits
+                    .get(i / 64)
+                    .is_some_and(|w| w & (1 << (i % 64)) != 0)
+            })
+        })
+    }
 }
 
 impl Default for FenceIndex {
@@ -327,20 +410,29 @@ impl FenceIndex {
                 max_cells: config.max_grid_cells,
             },
         );
-        let restricted_tree = RTree::bulk_load(
-            b.parts
-                .iter()
-                .filter(|p| {
-                    b.fences.get(p.data as usize).is_some_and(|f| {
-                        matches!(
-                            f.kind,
-                            FenceKind::Zone(ZoneKind::Restricted | ZoneKind::TimeRestricted)
-                        )
-                    })
+        let restricted_parts: Vec<PartEntry> = b
+            .parts
+            .iter()
+            .filter(|p| {
+                b.fences.get(p.data as usize).is_some_and(|f| {
+                    matches!(
+                        f.kind,
+                        FenceKind::Zone(ZoneKind::Restricted | ZoneKind::TimeRestricted)
+                    )
                 })
-                .cloned()
-                .collect(),
+            })
+            .cloned()
+            .collect();
+        let restricted_map = CoarseMap::build(
+            &restricted_parts
+                .iter()
+                .map(|p| {
+                    let (l, u) = (p.geom().lower(), p.geom().upper());
+                    [l[0], l[1], u[0], u[1]]
+                })
+                .collect::<Vec<_>>(),
         );
+        let restricted_tree = RTree::bulk_load(restricted_parts);
         let part_tree = RTree::bulk_load(b.parts);
         let segment_tree = RTree::bulk_load(b.segs);
         let index = FenceIndex {
@@ -351,6 +443,7 @@ impl FenceIndex {
             part_tree,
             segment_tree,
             restricted_tree,
+            restricted_map,
             grid,
         };
         let report = BuildReport {
@@ -499,7 +592,11 @@ impl FenceIndex {
         if !(a.0.is_finite() && a.1.is_finite() && b.0.is_finite() && b.1.is_finite()) {
             return out;
         }
-        let env = AABB::from_corners([a.0.min(b.0), a.1.min(b.1)], [a.0.max(b.0), a.1.max(b.1)]);
+        let bbox = [a.0.min(b.0), a.1.min(b.1), a.0.max(b.0), a.1.max(b.1)];
+        if !self.restricted_map.may_touch(bbox) {
+            return out;
+        }
+        let env = AABB::from_corners([bbox[0], bbox[1]], [bbox[2], bbox[3]]);
         let mut seg_len = None;
         for part in self.restricted_tree.locate_in_envelope_intersecting(&env) {
             let slot = part.data;
