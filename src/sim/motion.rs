@@ -128,7 +128,12 @@ impl TruckMotion {
         if !registry.vehicles.iter().any(|v| v.id == vehicle_id) {
             return motion;
         }
-        let Some((path, limit, windows)) = plan_path(registry, vehicle_id) else {
+        let Some(PlannedPath {
+            path,
+            speed_limit_kmh: limit,
+            windows,
+        }) = plan_path(registry, vehicle_id)
+        else {
             motion.plan = Plan::Parked;
             return motion;
         };
@@ -403,10 +408,7 @@ impl TruckMotion {
 /// the end at a permitted disposal ground -> that ground's centroid (sample-city routes run
 /// past several sites and end inside their disposal ground); with the route's speed limit and
 /// the permit's daily windows.
-fn plan_path(
-    registry: &Registry,
-    vehicle_id: &str,
-) -> Option<(Vec<Point<f64>>, Option<f64>, Vec<DailyWindow>)> {
+fn plan_path(registry: &Registry, vehicle_id: &str) -> Option<PlannedPath> {
     let permit = registry
         .permits
         .iter()
@@ -459,7 +461,21 @@ fn plan_path(
             Some((detour, path, route.speed_limit_kmh))
         })
         .min_by(|a, b| a.0.total_cmp(&b.0))?;
-    Some((path, limit, permit.daily_windows.clone()))
+    Some(PlannedPath {
+        path,
+        speed_limit_kmh: limit,
+        windows: permit.daily_windows.clone(),
+    })
+}
+
+/// What [`plan_path`] found for a permitted truck.
+struct PlannedPath {
+    /// Site -> route -> disposal ground.
+    path: Vec<Point<f64>>,
+    /// The route's speed limit.
+    speed_limit_kmh: Option<f64>,
+    /// The permit's daily windows.
+    windows: Vec<DailyWindow>,
 }
 
 fn cumulative_lengths(path: &[Point<f64>]) -> Vec<f64> {
