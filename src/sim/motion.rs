@@ -135,6 +135,7 @@ impl TruckMotion {
         }) = plan_path(registry, vehicle_id)
         else {
             motion.plan = Plan::Parked;
+            motion.actual = depot(registry, origin, rng);
             return motion;
         };
         // Stay clear of every limit the truck may meet (its own route's, another route's where
@@ -476,6 +477,35 @@ struct PlannedPath {
     speed_limit_kmh: Option<f64>,
     /// The permit's daily windows.
     windows: Vec<DailyWindow>,
+}
+
+/// A parking place near `origin` outside every site, disposal ground and control zone (a
+/// truck parked inside a site without a permit would be a violation).
+fn depot(registry: &Registry, origin: (f64, f64), rng: &mut StdRng) -> Point<f64> {
+    use geo::Contains;
+    let fenced = |p: &Point<f64>| {
+        registry.sites.iter().any(|f| f.geometry.contains(p))
+            || registry
+                .disposal_grounds
+                .iter()
+                .any(|f| f.geometry.contains(p))
+            || registry
+                .zones
+                .iter()
+                .filter(|z| z.kind != crate::model::ZoneKind::District)
+                .any(|z| z.geometry.contains(p))
+    };
+    let mut candidate = Point::new(origin.0, origin.1);
+    for _ in 0..100 {
+        candidate = Point::new(
+            origin.0 + rng.random_range(-0.08..0.08),
+            origin.1 + rng.random_range(-0.08..0.08),
+        );
+        if !fenced(&candidate) {
+            break;
+        }
+    }
+    candidate
 }
 
 fn cumulative_lengths(path: &[Point<f64>]) -> Vec<f64> {
