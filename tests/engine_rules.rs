@@ -1271,3 +1271,38 @@ fn blind_area_batch_annotates_the_offline_episode_it_explains() {
     // The late fixes were on route: no other violation came of them.
     assert!(sim.violations(ViolationKind::RouteDeviation).is_empty());
 }
+
+#[test]
+fn a_loaded_haul_from_site_to_disposal_ground_is_one_trip() {
+    let mut sim = Sim::new();
+    let mut t = load_at_site(&mut sim, "v1", true);
+    let drive = Fix::new("v1", 0.0, 0.0, 0.0, 40.0).loaded();
+    t = sim.drive(&drive, t, (150.0, 0.0), (3700.0, 0.0), 12, 20.0);
+    let arrival = t;
+    // Into the disposal ground and tipping there.
+    t = sim.drive(&drive, t, (3950.0, 0.0), (4000.0, 0.0), 6, 20.0);
+    let empty = Fix::new("v1", 0.0, 0.0, 0.0, 0.0).empty();
+    t = sim.drive(&empty, t, (4000.0, 0.0), (4000.0, 0.0), 6, 20.0);
+    // And back empty through the site: no second trip.
+    let _ = sim.drive(&empty, t, (3700.0, 0.0), (0.0, 0.0), 10, 20.0);
+    let trips: Vec<_> = sim
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::Trip(trip) => Some(trip.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(trips.len(), 1, "{trips:?}");
+    let trip = &trips[0];
+    assert_eq!(trip.vehicle_id.as_deref(), Some("v1"));
+    assert_eq!(trip.company_id.as_deref(), Some("c1"));
+    assert_eq!(trip.permit_id.as_deref(), Some("p1"));
+    assert_eq!(trip.site_id.as_deref(), Some("s1"));
+    assert_eq!(trip.disposal_ground_id, "d1");
+    assert!(trip.loaded_at < trip.arrived_at);
+    assert!(
+        secs_of(trip.arrived_at) >= arrival,
+        "entry is confirmed inside the ground"
+    );
+}

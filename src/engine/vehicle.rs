@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::engine::clock;
 use crate::engine::config::{Debounce, EngineConfig};
 use crate::engine::episode::{Episode, EpisodeBook, OpenSpec, PosRef, Sink, VehicleIdent};
-use crate::engine::events::{EngineEvent, FenceTag, PositionClass, TripPhase};
+use crate::engine::events::{EngineEvent, FenceTag, PositionClass, TripPhase, TripRecord};
 use crate::engine::index::{FenceKey, FenceKind, FenceSlot, Hits};
 use crate::engine::metric::{LocalMetric, haversine_m};
 use crate::engine::snapshot::{EngineSnapshot, PermitInfo, VehicleInfo};
@@ -707,6 +707,37 @@ impl VehicleState {
         dist / secs * 3.6 > cfg.gps_tamper.max_speed_kmh
     }
 
+    /// The haul that ends as the truck, loaded, enters disposal ground `slot` at `at` (ms).
+    fn completed_trip(
+        &self,
+        slot: FenceSlot,
+        at: i64,
+        snap: &EngineSnapshot,
+        who: &VehicleIdent,
+    ) -> TripRecord {
+        let fence_id = |slot: FenceSlot| snap.index.fence(slot).map(|f| f.id.to_string());
+        // The trip started when the truck last became loaded (left a site, or its sensor said).
+        let loaded_at = self
+            .history
+            .iter()
+            .rev()
+            .find(|(_, ctx)| ctx.phase == TripPhase::Loaded)
+            .map_or(at, |(t, _)| *t);
+        let time = |ms: i64| {
+            chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms).unwrap_or_default()
+        };
+        TripRecord {
+            id: format!("t-{}-{}", who.key, at),
+            vehicle_id: who.vehicle_id.as_deref().map(str::to_string),
+            company_id: who.company_id.as_deref().map(str::to_string),
+            permit_id: self.permit_id.as_deref().map(str::to_string),
+            site_id: self.origin_site.and_then(fence_id),
+            disposal_ground_id: fence_id(slot).unwrap_or_default(),
+            loaded_at: time(loaded_at),
+            arrived_at: time(at),
+        }
+    }
+
     /// Judges one usable fix (GNSS-time order). Emits through `sink` unless it is a replay.
     pub(crate) fn judge(
         &mut self,
@@ -832,6 +863,10 @@ impl VehicleState {
                         self.set_phase(TripPhase::AtSite, at);
                     }
                     Some(FenceKind::DisposalGround) => {
+                        if self.phase == TripPhase::Loaded && !sink.replay {
+                            let trip = self.completed_trip(slot, at, snap, sink.who);
+                            sink.out.push(EngineEvent::Trip(trip));
+                        }
                         self.set_phase(TripPhase::AtDisposal, at);
                     }
                     _ => {}

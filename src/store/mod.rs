@@ -62,6 +62,7 @@ pub(crate) mod codec;
 mod partitions;
 pub mod registry;
 pub mod tracks;
+pub mod trips;
 pub mod violations;
 
 use std::collections::HashSet;
