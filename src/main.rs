@@ -133,6 +133,13 @@ struct SimulateArgs {
     /// Heartbeat interval, seconds.
     #[arg(long, default_value_t = 60.0)]
     heartbeat: f64,
+    /// Seconds before rates and latencies are measured (connections settle first).
+    #[arg(long, default_value_t = 0.0)]
+    warmup: f64,
+    /// The server is a bare benchmark baseline: skip registration and authentication and take
+    /// any 0x8001 as the acknowledgement.
+    #[arg(long)]
+    baseline: bool,
     /// Print the final report as JSON.
     #[arg(long)]
     json: bool,
@@ -316,6 +323,8 @@ async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         source_addresses: args.source.clone(),
         heartbeat_only: args.heartbeat_only,
         heartbeat_interval: Duration::from_secs_f64(args.heartbeat.max(0.1)),
+        warmup: Duration::from_secs_f64(args.warmup.max(0.0)),
+        baseline: args.baseline,
         ..SimConfig::default()
     };
     let stats = Arc::new(SimStats::default());

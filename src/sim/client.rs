@@ -66,6 +66,12 @@ pub struct SimConfig {
     pub heartbeat_only: bool,
     /// Heartbeat interval when there is nothing else to send.
     pub heartbeat_interval: Duration,
+    /// Measure rates and latencies only after this long (connections and registrations
+    /// settle first).
+    pub warmup: Duration,
+    /// Talk to a bare baseline server: no registration or authentication, and any 0x8001
+    /// acknowledges the position waiting for it.
+    pub baseline: bool,
 }
 
 impl Default for SimConfig {
@@ -82,6 +88,8 @@ impl Default for SimConfig {
             seed: 808,
             heartbeat_only: false,
             heartbeat_interval: Duration::from_secs(60),
+            warmup: Duration::ZERO,
+            baseline: false,
         }
     }
 }
@@ -109,6 +117,8 @@ pub struct SimStats {
     pub connected: AtomicU64,
     /// Acknowledgement latency in microseconds.
     latency_us: Mutex<Option<Histogram<u64>>>,
+    /// When measurement starts (after the warm-up) and the acknowledgements counted by then.
+    measure_from: Mutex<Option<(Instant, u64)>>,
 }
 
 /// Totals at the end of a run.
@@ -132,8 +142,10 @@ pub struct SimReport {
     pub connection_errors: u64,
     /// Seconds the run took.
     pub elapsed_s: f64,
-    /// Acknowledged positions per second.
+    /// Acknowledged positions per second, over the measured window (after the warm-up).
     pub ack_rate: f64,
+    /// Seconds measured (after the warm-up).
+    pub measured_s: f64,
     /// Median acknowledgement latency, ms.
     pub ack_p50_ms: f64,
     /// 99th percentile acknowledgement latency, ms.
@@ -151,6 +163,17 @@ impl SimStats {
         }
     }
 
+    /// Starts the measured window now.
+    pub fn start_measuring(&self) {
+        *self.measure_from.lock() =
+            Some((Instant::now(), self.acknowledged.load(Ordering::Relaxed)));
+    }
+
+    /// Whether the measured window has started.
+    fn measuring(&self) -> bool {
+        self.measure_from.lock().is_some()
+    }
+
     /// A report of the counters so far.
     pub fn report(&self, elapsed: Duration) -> SimReport {
         let latency = self.latency_us.lock();
@@ -160,6 +183,10 @@ impl SimStats {
                 .map_or(0.0, |h| h.value_at_quantile(q) as f64 / 1000.0)
         };
         let acknowledged = self.acknowledged.load(Ordering::Relaxed);
+        let (measured, measured_acks) = match *self.measure_from.lock() {
+            Some((from, before)) => (from.elapsed(), acknowledged.saturating_sub(before)),
+            None => (elapsed, acknowledged),
+        };
         SimReport {
             sent: self.sent.load(Ordering::Relaxed),
             acknowledged,
@@ -170,7 +197,8 @@ impl SimStats {
             authenticated: self.authenticated.load(Ordering::Relaxed),
             connection_errors: self.connection_errors.load(Ordering::Relaxed),
             elapsed_s: elapsed.as_secs_f64(),
-            ack_rate: acknowledged as f64 / elapsed.as_secs_f64().max(1e-9),
+            ack_rate: measured_acks as f64 / measured.as_secs_f64().max(1e-9),
+            measured_s: measured.as_secs_f64(),
             ack_p50_ms: quantile(0.5),
             ack_p99_ms: quantile(0.99),
         }
@@ -277,6 +305,16 @@ pub async fn run(
         tokio::spawn(async move {
             tokio::time::sleep(duration).await;
             stop.cancel();
+        });
+    }
+    if config.warmup.is_zero() {
+        stats.start_measuring();
+    } else {
+        let stats = stats.clone();
+        let warmup = config.warmup;
+        tokio::spawn(async move {
+            tokio::time::sleep(warmup).await;
+            stats.start_measuring();
         });
     }
     let config = Arc::new(config);
@@ -413,6 +451,9 @@ impl Truck {
 
     /// One connection: register if needed, authenticate, re-send, then report.
     async fn session(&mut self, mut link: Link, stop: &CancellationToken) -> SessionEnd {
+        if self.config.baseline {
+            return self.report_loop(link, stop).await;
+        }
         if self.auth_code.is_none() {
             match self.register(&mut link).await {
                 Some(true) => {}
@@ -441,6 +482,11 @@ impl Truck {
         if !self.resend_unacked(&mut link).await {
             return SessionEnd::Reconnect;
         }
+        self.report_loop(link, stop).await
+    }
+
+    /// Reports positions every interval until stopped or the link fails.
+    async fn report_loop(&mut self, mut link: Link, stop: &CancellationToken) -> SessionEnd {
         let mut last_sent = Instant::now();
         loop {
             if self.motion.silent() {
@@ -484,7 +530,9 @@ impl Truck {
             {
                 Some(0) => {
                     self.stats.acknowledged.fetch_add(1, Ordering::Relaxed);
-                    if let Some(latency) = &mut self.latency {
+                    if self.stats.measuring()
+                        && let Some(latency) = &mut self.latency
+                    {
                         let _ = latency.record(started.elapsed().as_micros().max(1) as u64);
                     }
                 }
@@ -630,8 +678,8 @@ impl Truck {
             match frame.header.msg_id {
                 ids::PLATFORM_RESPONSE => {
                     if let Ok(Message::PlatformResponse(answer)) = frame.message()
-                        && answer.reply_serial == serial
-                        && answer.reply_msg_id == msg_id
+                        && ((answer.reply_serial == serial && answer.reply_msg_id == msg_id)
+                            || self.config.baseline)
                     {
                         return Some(answer.result);
                     }
