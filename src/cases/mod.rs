@@ -29,6 +29,7 @@ pub mod intake;
 pub mod model;
 pub mod numbering;
 pub mod policy;
+pub mod service;
 pub mod stats;
 pub mod workflow;
 

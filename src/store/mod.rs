@@ -58,7 +58,9 @@
 //! backend only where the SQL really differs (geometry, bulk insert, partitions).
 
 pub mod auth;
+pub mod cases;
 pub(crate) mod codec;
+pub mod evidence_files;
 mod partitions;
 pub mod registry;
 pub mod tracks;
@@ -79,6 +81,7 @@ use sqlx::sqlite::{
 use sqlx::{Postgres, Sqlite};
 
 pub use auth::{ApiToken, User};
+pub use cases::{CaseQuery, CaseTx, CorruptEvent};
 pub use registry::FenceKind;
 pub use tracks::{AreaVisit, RetentionReport, TrackQuery, TrackWriter, TrackWriterConfig};
 pub use violations::ViolationQuery;
@@ -141,6 +144,23 @@ pub enum StoreError {
     /// A track batch failed; every position in it is unconfirmed.
     #[error("track batch not stored: {0}")]
     TrackBatch(Arc<StoreError>),
+    /// An evidence file cannot be written or read.
+    #[error("evidence file {path}: {source}")]
+    EvidenceFile {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A case was changed by someone else since it was read (optimistic concurrency).
+    #[error("case {case_id} was changed concurrently (expected revision {expected})")]
+    StaleRevision {
+        /// The case.
+        case_id: String,
+        /// The revision the update expected to replace.
+        expected: u64,
+    },
 }
 
 impl From<sqlx::Error> for StoreError {
