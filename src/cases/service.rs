@@ -5,7 +5,7 @@
 //!
 //! [`CaseService`] is cheap to clone (an `Arc`). Callers acting for a person pass a
 //! [`Principal`] (what the API authenticated); the service maps it to the domain's
-//! [`User`](super::model::User), resolving which registry officer the user is. Everything the
+//! [`User`], resolving which registry officer the user is. Everything the
 //! engine reports goes to [`CaseService::handle_violation`]; [`CaseService::tick`] runs the
 //! periodic work (offline episodes that have now lasted long enough).
 //!
@@ -663,6 +663,31 @@ impl CaseService {
         if violation.id.trim().is_empty() {
             return Err(CaseError::Invalid("a violation needs an id".into()));
         }
+        // Fast paths that need neither the write gate nor the audit chain: most reports are
+        // updates of episodes already linked (a link is never removed), or of kinds the policy
+        // only alerts on; they only keep the episode row current.
+        let linked = self.store().case_of_violation(&violation.id).await?;
+        match (linked, violation.status) {
+            (Some(case_id), ViolationStatus::Open) => {
+                self.store().upsert_violation(violation).await?;
+                return Ok(ViolationOutcome::AlreadyLinked {
+                    case_id,
+                    evidence_added: false,
+                });
+            }
+            (None, _) => match policy::decide(&self.settings().policy, violation, &[], now) {
+                PolicyDecision::AlertOnly { reason } => {
+                    self.store().upsert_violation(violation).await?;
+                    return Ok(ViolationOutcome::Alert { reason });
+                }
+                PolicyDecision::Ignore { reason } => {
+                    self.store().upsert_violation(violation).await?;
+                    return Ok(ViolationOutcome::Ignored { reason });
+                }
+                _ => {}
+            },
+            (Some(_), ViolationStatus::Closed) => {}
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -1020,6 +1045,47 @@ impl CaseService {
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "Case tick failed."),
+                }
+            }
+        })
+    }
+
+    /// Feeds every violation from `violations` (the engine's episodes, in order) to
+    /// [`CaseService::handle_violation`] until the channel closes or `cancel` fires. A store
+    /// failure is retried with backoff (the same violation, so order and idempotence hold);
+    /// a violation refused as malformed is logged and skipped.
+    pub fn spawn_violation_consumer(
+        &self,
+        mut violations: tokio::sync::mpsc::Receiver<Violation>,
+        cancel: CancellationToken,
+    ) -> tokio::task::JoinHandle<()> {
+        let service = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let violation = tokio::select! {
+                    () = cancel.cancelled() => return,
+                    next = violations.recv() => match next {
+                        Some(v) => v,
+                        None => return,
+                    },
+                };
+                let mut backoff = std::time::Duration::from_millis(100);
+                loop {
+                    match service.handle_violation(&violation).await {
+                        Ok(_) => break,
+                        Err(e) if e.class() == ErrorClass::Internal => {
+                            tracing::warn!(violation = %violation.id, error = %e, retry_in = ?backoff, "Violation not yet handled; retrying.");
+                            tokio::select! {
+                                () = cancel.cancelled() => return,
+                                () = tokio::time::sleep(backoff) => {}
+                            }
+                            backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+                        }
+                        Err(e) => {
+                            tracing::error!(violation = %violation.id, error = %e, "Violation refused by the case service.");
+                            break;
+                        }
+                    }
                 }
             }
         })

@@ -331,6 +331,20 @@ impl Store {
         Ok(cases_from(rows)?.into_iter().next())
     }
 
+    /// The case a violation episode is linked to, if any (a link is never removed).
+    pub async fn case_of_violation(
+        &self,
+        violation_id: &str,
+    ) -> Result<Option<String>, StoreError> {
+        let row: Option<(String,)> = on_pool!(self, |pool, pg| {
+            sqlx::query_as("SELECT case_id FROM case_violations WHERE violation_id = $1")
+                .bind(violation_id)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(row.map(|(id,)| id))
+    }
+
     /// The case opened from a citizen report, by its (normalised) tracking number.
     pub async fn case_by_tracking_number(
         &self,
