@@ -50,6 +50,7 @@ on_both_backends!(
     edited_evidence_files_are_caught,
     citizen_reports_get_a_tracking_number_and_a_public_page_without_personal_data,
     statistics_and_company_isolation,
+    violations_arrive_through_the_consumer,
 );
 
 fn step(action: Action) -> Transition {
@@ -1307,6 +1308,9 @@ async fn citizen_reports_get_a_tracking_number_and_a_public_page_without_persona
     ensure!(hotline.case.officer_ids == vec!["o4", "o5"]);
     let all = svc.list_cases(&admin(), CaseFilter::default()).await?.0;
     ensure!(all.len() == 2);
+    // The photos' uploads are in the chain, so verify checks them too.
+    let report = svc.verify_audit().await?;
+    ensure!(report.is_ok() && report.evidence_checked == 1, "{report:?}");
     db.finish().await;
     Ok(())
 }
@@ -1381,6 +1385,51 @@ async fn statistics_and_company_isolation(which: Which) -> anyhow::Result<()> {
         .await
         .expect_err("no role");
     ensure!(err.class() == ErrorClass::Forbidden);
+    db.finish().await;
+    Ok(())
+}
+
+async fn violations_arrive_through_the_consumer(which: Which) -> anyhow::Result<()> {
+    let db = open(which).await;
+    let (svc, _clock) = service(&db.store).await;
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let consumer = svc.spawn_violation_consumer(rx, cancel.clone());
+    let mut v = violation(
+        "vio-q",
+        ViolationKind::RouteDeviation,
+        "v1",
+        t0(),
+        None,
+        NORTH,
+    );
+    tx.send(v.clone()).await?;
+    tx.send(v.clone()).await?;
+    v.status = ViolationStatus::Closed;
+    v.ended_at = Some(t0() + Duration::minutes(20));
+    tx.send(v.clone()).await?;
+    tx.send(violation(
+        "vio-r",
+        ViolationKind::Speeding,
+        "v3",
+        t0(),
+        Some(2),
+        SOUTH,
+    ))
+    .await?;
+    drop(tx);
+    // The consumer ends when the channel closes, after handling everything in order.
+    tokio::time::timeout(std::time::Duration::from_secs(30), consumer).await??;
+    let (items, _) = svc.list_cases(&admin(), CaseFilter::default()).await?;
+    ensure!(items.len() == 2, "{items:?}");
+    let route = items
+        .iter()
+        .find(|i| i.case.kind == CaseKind::Violation(ViolationKind::RouteDeviation))
+        .context("route case")?;
+    // Opening snapshot and closing snapshot.
+    ensure!(route.case.evidence_ids.len() == 2);
+    ensure!(db.store.violation("vio-q").await?.map(|s| s.status) == Some(ViolationStatus::Closed));
+    cancel.cancel();
     db.finish().await;
     Ok(())
 }
