@@ -19,6 +19,7 @@
 pub mod bus;
 pub mod cases;
 pub mod decode;
+pub mod engine;
 pub mod import;
 pub mod ingest;
 pub mod model;
