@@ -51,6 +51,7 @@ on_both_backends!(
     citizen_reports_get_a_tracking_number_and_a_public_page_without_personal_data,
     statistics_and_company_isolation,
     violations_arrive_through_the_consumer,
+    simulated_trucks_break_rules_and_cases_open,
 );
 
 fn step(action: Action) -> Transition {
@@ -1430,6 +1431,233 @@ async fn violations_arrive_through_the_consumer(which: Which) -> anyhow::Result<
     ensure!(route.case.evidence_ids.len() == 2);
     ensure!(db.store.violation("vio-q").await?.map(|s| s.status) == Some(ViolationStatus::Closed));
     cancel.cancel();
+    db.finish().await;
+    Ok(())
+}
+
+/// The whole path: simulated trucks of the Liuzhou sample city (the simulator's motion model
+/// and scenario behaviours) -> positions -> the rule engine -> violation episodes -> the case
+/// service. Every episode the engine reports opens or joins exactly one case of its kind.
+async fn simulated_trucks_break_rules_and_cases_open(which: Which) -> anyhow::Result<()> {
+    use geo::{Contains, Point};
+    use haulwatch::engine::{Engine, EngineConfig, EngineEvent};
+    use haulwatch::model::{LoadState, Position, PositionFlags, PositionSource, ZoneKind};
+    use haulwatch::sim::motion::{LIUZHOU_CENTRE, TruckMotion};
+    use haulwatch::sim::scenario::Scenario;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    let db = open(which).await;
+    let store = &db.store;
+    let bundle = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("geofences/liuzhou");
+    haulwatch::import::import_bundle(store, &bundle).await?;
+    let registry = store.registry().await?;
+    // Wednesday 4 March 2026, 10:00 local: inside the permits' daily windows.
+    let start = local(2026, 3, 4, 10, 0);
+    let clock = haulwatch::cases::service::CaseClock::manual(start);
+    let svc = CaseService::with_clock(store.clone(), Default::default(), clock.clone());
+    for o in &registry.officers {
+        svc.set_officer_duty(
+            &admin(),
+            haulwatch::cases::dispatch::OfficerDuty {
+                officer_id: o.id.clone(),
+                shifts: vec![],
+                on_duty_override: Some(true),
+                skills: CaseKind::all().into_iter().collect(),
+            },
+            None,
+        )
+        .await?;
+    }
+    let scenario: Scenario = serde_json::from_value(serde_json::json!({"trucks": [
+        {"vehicle_id": "v001", "break": "speeding", "start_s": 20, "duration_s": 400, "speed_kmh": 95},
+        {"vehicle_id": "v003", "break": "enter_zone", "zone_id": "z-school-yufeng", "start_s": 60, "duration_s": 300},
+        {"vehicle_id": "v005", "break": "lid_open", "start_s": 0, "duration_s": 900},
+    ]}))?;
+    let behaviours = scenario
+        .resolve(&registry)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .behaviours;
+    let fleet = ["v001", "v002", "v003", "v004", "v005", "v006"];
+    let mut trucks = Vec::new();
+    for (i, vid) in fleet.iter().enumerate() {
+        let mut rng = StdRng::seed_from_u64(808 + i as u64);
+        let mut motion = TruckMotion::plan(&registry, vid, LIUZHOU_CENTRE, &mut rng);
+        for (v, b) in &behaviours {
+            if v == vid {
+                motion.add_behaviour(b.clone());
+            }
+        }
+        let vehicle = registry
+            .vehicles
+            .iter()
+            .find(|v| v.id == *vid)
+            .context("vehicle")?
+            .clone();
+        let phone = registry
+            .terminals
+            .iter()
+            .find(|t| t.vehicle_id.as_deref() == Some(vid))
+            .context("terminal")?
+            .phone
+            .clone();
+        trucks.push((vehicle, phone, motion, rng));
+    }
+
+    let mut config = EngineConfig::default();
+    config.ordering.reorder_window_secs = 0;
+    let engine = Engine::new(&registry, config);
+    let mut shard = engine.shard();
+    let mut reported: BTreeMap<String, Violation> = BTreeMap::new();
+    let mut outcomes = Vec::new();
+    let mut next_id = 1i64;
+    let step_s = 10.0;
+    for step_no in 1..=90i64 {
+        let now = start + Duration::seconds(step_no * 10);
+        let mut events = Vec::new();
+        for (vehicle, phone, motion, rng) in trucks.iter_mut() {
+            let fix = motion.step(step_s, rng);
+            if motion.silent() {
+                continue;
+            }
+            let sensors = vehicle.sensors;
+            let p = Position {
+                id: next_id,
+                phone: phone.clone(),
+                vehicle_id: Some(vehicle.id.clone()),
+                time: now,
+                received_at: now,
+                lat: fix.lat,
+                lon: fix.lon,
+                altitude_m: 90,
+                speed_kmh: fix.speed_kmh,
+                heading: fix.heading,
+                alarm: 0,
+                status: 0b10,
+                load: if sensors.load {
+                    fix.load
+                } else {
+                    LoadState::Unknown
+                },
+                lift_up: sensors.lift.then_some(fix.lift_up),
+                lid_open: sensors.lid.then_some(fix.lid_open),
+                weight_kg: None,
+                mileage_km: None,
+                source: PositionSource::Live,
+                flags: PositionFlags::default(),
+                raw: bytes::Bytes::new(),
+            };
+            next_id += 1;
+            events.extend(shard.process(&p, now));
+        }
+        if step_no % 6 == 0 {
+            events.extend(shard.tick(now));
+        }
+        if step_no == 90 {
+            shard.flush(&mut events);
+        }
+        for event in events {
+            if let EngineEvent::Violation(ev) = event {
+                clock.set(now);
+                outcomes.push(svc.handle_violation(&ev.violation).await?);
+                reported.insert(ev.violation.id.clone(), ev.violation);
+            }
+        }
+    }
+
+    let kinds: Vec<(Option<String>, ViolationKind)> = reported
+        .values()
+        .map(|v| (v.vehicle_id.clone(), v.kind))
+        .collect();
+    ensure!(
+        kinds.contains(&(Some("v001".into()), ViolationKind::Speeding)),
+        "no speeding from v001: {kinds:?}"
+    );
+    ensure!(
+        kinds.contains(&(Some("v003".into()), ViolationKind::RestrictedZone)),
+        "no restricted-zone entry from v003: {kinds:?}"
+    );
+    // Every episode of a kind the policy opens cases for is in exactly one case of its kind
+    // and vehicle; nothing else opened a case.
+    let mut case_ids = std::collections::BTreeSet::new();
+    for v in reported.values() {
+        let linked = store.case_of_violation(&v.id).await?;
+        if v.kind == ViolationKind::Offline {
+            ensure!(linked.is_none(), "a short offline episode opened a case");
+            continue;
+        }
+        let case_id = linked.with_context(|| format!("episode {} has no case", v.id))?;
+        let case = get(&svc, &case_id).await?;
+        ensure!(case.kind == CaseKind::Violation(v.kind) && case.vehicle_id == v.vehicle_id);
+        ensure!(case.violation_ids.contains(&v.id));
+        case_ids.insert(case_id);
+    }
+    let opened = outcomes
+        .iter()
+        .filter(|o| matches!(o, ViolationOutcome::Opened { .. }))
+        .count();
+    let (all, _) = svc
+        .list_cases(
+            &admin(),
+            CaseFilter {
+                limit: 1000,
+                ..CaseFilter::default()
+            },
+        )
+        .await?;
+    ensure!(
+        opened == all.len() && all.len() == case_ids.len(),
+        "{outcomes:?}"
+    );
+
+    // The school-zone case: located in the zone, dispatched to the district containing it,
+    // to that district's officers; its evidence is the engine's episode.
+    let zone = registry
+        .zones
+        .iter()
+        .find(|z| z.id == "z-school-yufeng")
+        .context("zone")?;
+    let school = all
+        .iter()
+        .find(|i| {
+            i.case.vehicle_id.as_deref() == Some("v003")
+                && i.case.kind == CaseKind::Violation(ViolationKind::RestrictedZone)
+        })
+        .context("school case")?;
+    let location = school.case.location.clone().context("location")?;
+    let point = Point::new(location.lon, location.lat);
+    ensure!(zone.geometry.contains(&point), "{location:?}");
+    let district = registry
+        .zones
+        .iter()
+        .find(|z| z.kind == ZoneKind::District && z.geometry.contains(&point))
+        .context("district")?;
+    ensure!(school.case.district_zone_id.as_deref() == Some(district.id.as_str()));
+    ensure!(school.case.officer_ids.len() == 2);
+    for officer_id in &school.case.officer_ids {
+        let o = registry
+            .officers
+            .iter()
+            .find(|o| &o.id == officer_id)
+            .context("officer")?;
+        ensure!(o.district_zone_id.as_deref() == Some(district.id.as_str()));
+    }
+    let detail = svc.case_detail(&admin(), &school.case.id).await?;
+    let snapshot = detail.evidence.first().context("snapshot")?;
+    let file = svc
+        .open_evidence(
+            &admin(),
+            &school.case.id,
+            &snapshot.id,
+            EvidenceAccess::View,
+        )
+        .await?;
+    let episode: Violation = serde_json::from_slice(&file.bytes)?;
+    ensure!(school.case.violation_ids.contains(&episode.id));
+    ensure!(episode.evidence != serde_json::Value::Null);
+    ensure!(detail.case.company_id.as_deref() == Some("c03"));
+    let report = svc.verify_audit().await?;
+    ensure!(report.is_ok(), "{report:?}");
     db.finish().await;
     Ok(())
 }

@@ -34,6 +34,7 @@ on_both_backends!(
     case_lists_filter_and_paginate,
     evidence_files_are_content_addressed_and_write_once,
     duty_assignments_and_citizen_reports_round_trip,
+    audit_events_with_any_numbers_verify_after_storage,
 );
 
 fn sample_case(store_id: &str, vehicle: &str, kind: ViolationKind, at_hours: i64) -> Case {
@@ -527,6 +528,40 @@ async fn duty_assignments_and_citizen_reports_round_trip(which: Which) -> anyhow
             .map(|c| c.id)
             == Some("case-r".into())
     );
+    db.finish().await;
+    Ok(())
+}
+
+/// Real coordinates and engine evidence carry floats of every shape; the hash is computed
+/// before storage and again from what comes back, so every number must come back exactly.
+async fn audit_events_with_any_numbers_verify_after_storage(which: Which) -> anyhow::Result<()> {
+    use rand::{Rng, SeedableRng};
+    let db = open(which).await;
+    let store = &db.store;
+    let case = sample_case("case-f", "v1", ViolationKind::LidOpen, 0);
+    insert(store, &case).await?;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(2026);
+    let mut drafts = Vec::new();
+    for n in 0..50u32 {
+        let mut d = draft(n, "case-f");
+        let floats: Vec<f64> = (0..40)
+            .map(|i| match i % 4 {
+                0 => rng.random_range(24.0..25.0),
+                1 => rng.random_range(109.0..110.0),
+                2 => f64::from_bits(rng.random::<u64>() >> 2),
+                _ => rng.random::<f64>() * 10f64.powi(rng.random_range(-300..300)),
+            })
+            .filter(|f| f.is_finite())
+            .collect();
+        d.after = serde_json::json!({"floats": floats, "big": u64::MAX, "neg": i64::MIN});
+        drafts.push(d);
+    }
+    let mut tx = store.begin_case_write().await?;
+    let sealed = tx.append(drafts).await?;
+    let head = tx.commit().await?;
+    let stored = store.case_events("case-f").await?;
+    ensure!(stored == sealed, "numbers changed in storage");
+    audit::verify_against_head(&stored, &head)?;
     db.finish().await;
     Ok(())
 }
