@@ -987,6 +987,37 @@ async fn deadlines_fall_due_and_overdue_cases_are_listed(which: Which) -> anyhow
     ensure!(items[0].overdue);
     let stats = svc.statistics(&admin(), StatsQuery::default()).await?;
     ensure!(stats.overdue_cases == 1 && stats.due_soon_cases == 0);
+    // A calendar with a holiday week (9-13 March) moves the last day to 30 March: the first
+    // tick of a service with it rebuilds the index, and the case is no longer overdue.
+    let mut settings = haulwatch::cases::CaseSettings::default();
+    for d in 9..=13 {
+        settings
+            .deadlines
+            .holidays
+            .insert(chrono::NaiveDate::from_ymd_opt(2026, 3, d).context("date")?);
+    }
+    let holiday_clock = haulwatch::cases::service::CaseClock::manual(at(3, 24));
+    let holidays = CaseService::with_clock(db.store.clone(), settings, holiday_clock);
+    let report = holidays.tick(at(3, 24)).await?;
+    ensure!(report.deadlines_reindexed == 1, "{report:?}");
+    let (items, _) = holidays
+        .list_cases(
+            &admin(),
+            CaseFilter {
+                overdue: true,
+                ..CaseFilter::default()
+            },
+        )
+        .await?;
+    ensure!(items.is_empty());
+    // Back to the standard calendar.
+    let standard = CaseService::with_clock(
+        db.store.clone(),
+        Default::default(),
+        haulwatch::cases::service::CaseClock::manual(at(3, 24)),
+    );
+    standard.tick(at(3, 24)).await?;
+    ensure!(overdue_list(at(3, 24)).await? == vec![id.clone()]);
     // Filing stops that clock and starts the 90-day decision clock (to Monday 22 June).
     svc.transition(&dispatcher(), &id, step(Action::File), None)
         .await?;
@@ -1377,8 +1408,24 @@ async fn statistics_and_company_isolation(which: Which) -> anyhow::Result<()> {
     );
     let own = svc.statistics(&c2, StatsQuery::default()).await?;
     ensure!(own.cases.total == 2 && own.hot_spots.cells.len() == 1);
-    // Company users do not see who was considered for dispatch.
-    ensure!(svc.case_detail(&c2, &south).await?.assignments.is_empty());
+    // Company users do not see who was considered for dispatch, nor the internal records
+    // inside the events; staff do.
+    let seen_by_company = svc.case_detail(&c2, &south).await?;
+    ensure!(seen_by_company.assignments.is_empty());
+    ensure!(!seen_by_company.events.is_empty());
+    ensure!(
+        seen_by_company
+            .events
+            .iter()
+            .all(|e| e.after.is_null() && e.before.is_null())
+    );
+    let seen_by_staff = svc.case_detail(&dispatcher(), &south).await?;
+    ensure!(
+        seen_by_staff
+            .events
+            .iter()
+            .any(|e| e.after.get("assignment").is_some())
+    );
     // A principal without roles reads nothing.
     let nobody = principal("x", &[], None);
     let err = svc

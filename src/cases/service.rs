@@ -374,7 +374,8 @@ pub struct CaseDetail {
     pub violations: Vec<Violation>,
     /// Its evidence records.
     pub evidence: Vec<Evidence>,
-    /// Its audit events, oldest first.
+    /// Its audit events, oldest first (for company users without `before` and `after`, which
+    /// hold the bureau's internal records).
     pub events: Vec<AuditEvent>,
     /// Steps the caller may take now (with what still blocks each).
     pub allowed_actions: Vec<AvailableAction>,
@@ -1015,7 +1016,11 @@ impl CaseService {
             };
             for case in &page {
                 self.store()
-                    .set_case_next_due_on(&case.id, next_due_on(case, &self.settings().deadlines))
+                    .set_case_next_due_on(
+                        &case.id,
+                        case.revision,
+                        next_due_on(case, &self.settings().deadlines),
+                    )
                     .await?;
                 count += 1;
             }
@@ -1237,7 +1242,15 @@ impl CaseService {
         let store = self.store();
         let violations = store.violations_of_case(case_id).await?;
         let evidence = store.case_evidence(case_id).await?;
-        let events = store.case_events(case_id).await?;
+        let mut events = store.case_events(case_id).await?;
+        if !is_staff(&user) {
+            // A company sees what was done and when, not the bureau's internal records
+            // (dispatch candidates and loads, edited fields).
+            for event in &mut events {
+                event.before = serde_json::Value::Null;
+                event.after = serde_json::Value::Null;
+            }
+        }
         let assignments = if is_staff(&user) {
             store.case_assignments(case_id).await?
         } else {

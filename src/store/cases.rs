@@ -455,16 +455,20 @@ impl Store {
     }
 
     /// Sets a case's deadline index (the last day of its earliest running clock), e.g. after
-    /// the holiday calendar changed. Not part of the case file, so not audited.
+    /// the holiday calendar changed, unless the case has moved past `revision` meanwhile (its
+    /// writer set the index itself). Not part of the case file, so not audited.
     pub async fn set_case_next_due_on(
         &self,
         case_id: &str,
+        revision: u64,
         next_due_on: Option<NaiveDate>,
     ) -> Result<(), StoreError> {
+        let revision = i64::try_from(revision).unwrap_or(i64::MAX);
         on_pool!(self, |pool, pg| {
-            sqlx::query("UPDATE cases SET next_due_on = $2 WHERE id = $1")
+            sqlx::query("UPDATE cases SET next_due_on = $2 WHERE id = $1 AND revision = $3")
                 .bind(case_id)
                 .bind(next_due_on)
+                .bind(revision)
                 .execute(pool)
                 .await?;
         });
