@@ -54,6 +54,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Run the platform: the JT/T 808 gateway, the rule engine, the case service, the HTTP API
+    /// and the web console.
+    Serve(ServeArgs),
+    /// Run a simulated JT/T 808 fleet against a server over TCP.
+    Simulate(SimulateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -66,6 +71,89 @@ enum AuditCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+}
+
+/// Options of `serve`.
+#[derive(Debug, clap::Args)]
+struct ServeArgs {
+    /// Where the data lives.
+    #[command(flatten)]
+    store: StoreArgs,
+    /// JT/T 808 listen address.
+    #[arg(long, env = "HAULWATCH_JT808_LISTEN", default_value = "0.0.0.0:6808")]
+    jt808_listen: std::net::SocketAddr,
+    /// HTTP listen address (API and console).
+    #[arg(long, env = "HAULWATCH_HTTP_LISTEN", default_value = "127.0.0.1:8080")]
+    http_listen: std::net::SocketAddr,
+    /// Admin API token to seed; without it a random one is printed once.
+    #[arg(long, env = "HAULWATCH_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
+    /// Most simultaneous terminal connections.
+    #[arg(long, default_value_t = 100_000)]
+    max_connections: usize,
+    /// Terminal heartbeat interval in seconds; a connection silent for three of them is closed.
+    #[arg(long, default_value_t = 60)]
+    heartbeat_secs: u64,
+    /// Most frames per second one connection may send.
+    #[arg(long, default_value_t = 200)]
+    max_frames_per_second: u32,
+    /// Longest escaped frame accepted, bytes.
+    #[arg(long, default_value_t = jt808::DEFAULT_MAX_FRAME_LEN)]
+    max_frame_len: usize,
+    /// Accept frames with bad checksums (some device models need it).
+    #[arg(long)]
+    lenient_checksum: bool,
+    /// Sensor profiles by terminal model (JSON; see src/ingest/sensors.rs).
+    #[arg(long)]
+    sensor_profiles: Option<PathBuf>,
+    /// Engine worker tasks.
+    #[arg(long, default_value_t = 2)]
+    engine_shards: usize,
+    /// Keep track positions this many days (PostgreSQL drops whole day partitions).
+    #[arg(long)]
+    retention_days: Option<u32>,
+}
+
+/// Options of `simulate`.
+#[derive(Debug, clap::Args)]
+struct SimulateArgs {
+    /// Server address.
+    #[arg(long, default_value = "127.0.0.1:6808")]
+    server: std::net::SocketAddr,
+    /// Number of trucks.
+    #[arg(long, default_value_t = 10)]
+    trucks: usize,
+    /// Seconds between a truck's reports; 0 sends the next as soon as the last is
+    /// acknowledged (load test).
+    #[arg(long, default_value_t = 10.0)]
+    interval: f64,
+    /// Stop after this many seconds (default: run until interrupted).
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Header layout: registry (each terminal's own), 2013 or 2019.
+    #[arg(long, default_value = "registry")]
+    protocol: String,
+    /// Registry bundle whose trucks drive its routes (without it, random walks).
+    #[arg(long)]
+    bundle: Option<PathBuf>,
+    /// Scenario file making chosen trucks break chosen rules.
+    #[arg(long)]
+    scenario: Option<PathBuf>,
+    /// Seconds over which connections are opened.
+    #[arg(long, default_value_t = 5.0)]
+    ramp_up: f64,
+    /// Local source addresses to spread connections over (e.g. 127.0.0.2,127.0.0.3).
+    #[arg(long, value_delimiter = ',')]
+    source: Vec<std::net::IpAddr>,
+    /// Only heartbeats, every --heartbeat seconds (idle-connection test).
+    #[arg(long)]
+    heartbeat_only: bool,
+    /// Heartbeat interval, seconds.
+    #[arg(long, default_value_t = 60.0)]
+    heartbeat: f64,
+    /// Print the final report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 /// Where the store is: PostgreSQL by URL, or the embedded SQLite database in a directory.
@@ -152,6 +240,8 @@ fn main() -> anyhow::Result<ExitCode> {
                 }
             }
         }),
+        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Simulate(args) => runtime.block_on(simulate(args)),
         Command::Audit {
             command: AuditCommand::Verify { store },
         } => runtime.block_on(async {
@@ -217,6 +307,146 @@ fn print_audit_report(report: &haulwatch::cases::service::AuditVerification) {
             }
         }
     }
+}
+
+/// `haulwatch serve`: runs until Ctrl-C or SIGTERM, then shuts down gracefully.
+async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    haulwatch::telemetry::init_tracing();
+    let _ = haulwatch::telemetry::prometheus();
+    let mut store = StoreConfig::new(args.store.database_url.clone(), args.store.data_dir.clone());
+    store.retention_days = args.retention_days;
+    let mut config = haulwatch::app::ServeConfig::new(store);
+    config.jt808_listen = args.jt808_listen;
+    config.http_listen = args.http_listen;
+    config.admin_token = args.admin_token;
+    config.engine_shards = args.engine_shards;
+    config.gateway.max_connections = args.max_connections;
+    config.gateway.idle_timeout = std::time::Duration::from_secs(args.heartbeat_secs.max(1) * 3);
+    config.gateway.max_frames_per_second = args.max_frames_per_second;
+    config.gateway.max_frame_len = args.max_frame_len;
+    config.gateway.lenient_checksum = args.lenient_checksum;
+    if let Some(path) = &args.sensor_profiles {
+        config.sensor_profiles = haulwatch::ingest::sensors::SensorProfiles::load(path)?;
+    }
+    let running = haulwatch::app::start(config).await?;
+    println!(
+        "haulwatch serving: JT/T 808 on {}, console and API on http://{}",
+        running.jt808_addr, running.http_addr
+    );
+    wait_for_signal().await;
+    tracing::info!("Shutting down: finishing in-flight positions.");
+    running.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `haulwatch simulate`: prints progress every 5 s and a final report.
+async fn simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+    use haulwatch::sim::{ProtocolChoice, ResolvedScenario, Scenario, SimConfig, SimStats};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    haulwatch::telemetry::init_tracing();
+    let registry = match &args.bundle {
+        Some(dir) => import::load_bundle(dir).map_err(|faults| {
+            for fault in &faults {
+                eprintln!("{fault}");
+            }
+            anyhow::anyhow!("{} has {} fault(s)", dir.display(), faults.len())
+        })?,
+        None => haulwatch::model::Registry::default(),
+    };
+    let scenario = match &args.scenario {
+        Some(path) => Scenario::load(path)?.resolve(&registry)?,
+        None => ResolvedScenario::default(),
+    };
+    let protocol = match args.protocol.as_str() {
+        "2013" => ProtocolChoice::V2013,
+        "2019" => ProtocolChoice::V2019,
+        "registry" => ProtocolChoice::Registry,
+        other => anyhow::bail!("--protocol must be registry, 2013 or 2019, not {other:?}"),
+    };
+    let config = SimConfig {
+        server: args.server,
+        trucks: args.trucks,
+        interval: Duration::from_secs_f64(args.interval.max(0.0)),
+        duration: args.duration.map(|d| Duration::from_secs_f64(d.max(0.0))),
+        protocol,
+        ramp_up: Duration::from_secs_f64(args.ramp_up.max(0.0)),
+        source_addresses: args.source.clone(),
+        heartbeat_only: args.heartbeat_only,
+        heartbeat_interval: Duration::from_secs_f64(args.heartbeat.max(0.1)),
+        ..SimConfig::default()
+    };
+    let stats = Arc::new(SimStats::default());
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let progress_stats = stats.clone();
+    let started = std::time::Instant::now();
+    let progress = tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            let r = progress_stats.report(started.elapsed());
+            eprintln!(
+                "connected {:>6}  sent {:>9}  acknowledged {:>9}  refused {:>6}  {:>8.0}/s",
+                progress_stats
+                    .connected
+                    .load(std::sync::atomic::Ordering::Relaxed),
+                r.sent,
+                r.acknowledged,
+                r.refused,
+                r.ack_rate
+            );
+        }
+    });
+    let ctrl_c = cancel.clone();
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        ctrl_c.cancel();
+    });
+    let report =
+        haulwatch::sim::client::run(config, Arc::new(registry), scenario, stats, cancel).await;
+    progress.abort();
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!(
+            "sent {}  acknowledged {}  refused {}  resent {}  registered {}  rejected {}  \
+             connection errors {}  rate {:.0}/s  ack p50 {:.2} ms  p99 {:.2} ms",
+            report.sent,
+            report.acknowledged,
+            report.refused,
+            report.resent,
+            report.registered,
+            report.registration_rejected,
+            report.connection_errors,
+            report.ack_rate,
+            report.ack_p50_ms,
+            report.ack_p99_ms
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Prints every fault, one a line, and fails with exit code 1.

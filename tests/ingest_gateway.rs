@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use chrono::{DateTime, TimeZone, Utc};
 use futures::{SinkExt, StreamExt};
-use haulwatch::bus::{InProcessBus, InProcessBusConfig, LiveHub};
+use haulwatch::bus::{InProcessBus, LiveHub};
 use haulwatch::ingest::sensors::SensorProfiles;
 use haulwatch::ingest::{
     CommandOutcome, DownlinkCommand, Gateway, GatewayConfig, SessionRegistry, SharedDirectory,
@@ -82,14 +82,8 @@ async fn start(config: GatewayConfig) -> Harness {
     let writer = store
         .track_writer(TrackWriterConfig::default())
         .expect("writer");
-    let (bus, engine_inputs) = InProcessBus::new(
-        Arc::new(writer),
-        LiveHub::new(1024),
-        InProcessBusConfig {
-            partitions: 2,
-            queue_capacity: 100_000,
-        },
-    );
+    let (queues, engine_inputs) = InProcessBus::queues(2, 100_000);
+    let bus = InProcessBus::new(Arc::new(writer), LiveHub::new(1024), queues);
     let sessions = SessionRegistry::default();
     let gateway = Gateway::new(
         config,

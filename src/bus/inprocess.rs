@@ -8,25 +8,6 @@ use tokio::sync::mpsc;
 use super::{BoxFuture, BusError, LiveHub, PositionBus, TrackSink, partition_of};
 use crate::model::Position;
 
-/// Sizes of the in-process bus.
-#[derive(Debug, Clone, Copy)]
-pub struct InProcessBusConfig {
-    /// Number of engine partitions (worker tasks); positions of one vehicle always go to the
-    /// same partition.
-    pub partitions: usize,
-    /// Positions each partition may hold before publishers wait.
-    pub queue_capacity: usize,
-}
-
-impl Default for InProcessBusConfig {
-    fn default() -> Self {
-        Self {
-            partitions: 4,
-            queue_capacity: 8192,
-        }
-    }
-}
-
 /// Fans positions out in one process. A publish stores the batch (group commit in the sink),
 /// then hands each position to its engine partition and to the live stream. The engine sees
 /// only stored positions, so its evidence never names a position that was lost.
@@ -41,23 +22,29 @@ pub struct InProcessBus {
 }
 
 impl InProcessBus {
-    /// Creates the bus and the receivers the engine workers drain, one per partition.
+    /// A bus storing through `sink` and feeding the consumer queues `partitions` (the engine
+    /// workers' inputs; position `p` goes to `partitions[partition_of(p, len)]`).
     pub fn new(
         sink: Arc<dyn TrackSink>,
         live: LiveHub,
-        config: InProcessBusConfig,
-    ) -> (Self, Vec<mpsc::Receiver<Position>>) {
-        let (senders, receivers) = (0..config.partitions.max(1))
-            .map(|_| mpsc::channel(config.queue_capacity.max(1)))
-            .unzip();
-        (
-            Self {
-                sink,
-                partitions: senders,
-                live,
-            },
-            receivers,
-        )
+        partitions: Vec<mpsc::Sender<Position>>,
+    ) -> Self {
+        Self {
+            sink,
+            partitions,
+            live,
+        }
+    }
+
+    /// Consumer queues for a bus, with their receivers: `count` bounded channels of
+    /// `capacity` positions.
+    pub fn queues(
+        count: usize,
+        capacity: usize,
+    ) -> (Vec<mpsc::Sender<Position>>, Vec<mpsc::Receiver<Position>>) {
+        (0..count.max(1))
+            .map(|_| mpsc::channel(capacity.max(1)))
+            .unzip()
     }
 
     /// The live stream this bus feeds.
@@ -153,14 +140,8 @@ mod tests {
     #[tokio::test]
     async fn stores_then_fans_out_in_order() {
         let sink = Arc::new(RecordingSink::default());
-        let (bus, mut receivers) = InProcessBus::new(
-            sink.clone(),
-            LiveHub::new(64),
-            InProcessBusConfig {
-                partitions: 3,
-                queue_capacity: 16,
-            },
-        );
+        let (senders, mut receivers) = InProcessBus::queues(3, 16);
+        let bus = InProcessBus::new(sink.clone(), LiveHub::new(64), senders);
         let batch: Vec<Position> = (0..5).map(|_| position("V1")).collect();
         let ids: Vec<i64> = batch.iter().map(|p| p.id).collect();
         bus.publish(batch).await.expect("publish");
@@ -177,8 +158,8 @@ mod tests {
     async fn failed_store_is_an_error_and_nothing_fans_out() {
         let sink = Arc::new(RecordingSink::default());
         *sink.fail.lock() = true;
-        let (bus, mut receivers) =
-            InProcessBus::new(sink, LiveHub::new(64), InProcessBusConfig::default());
+        let (senders, mut receivers) = InProcessBus::queues(4, 16);
+        let bus = InProcessBus::new(sink, LiveHub::new(64), senders);
         let err = bus.publish(vec![position("V1")]).await;
         assert!(matches!(err, Err(BusError::Store(_))));
         assert!(receivers.iter_mut().all(|r| r.try_recv().is_err()));

@@ -14,7 +14,7 @@ pub mod live;
 use std::future::Future;
 use std::pin::Pin;
 
-pub use inprocess::{InProcessBus, InProcessBusConfig};
+pub use inprocess::InProcessBus;
 pub use live::{LiveEvent, LiveHub, LiveSubscription};
 
 use crate::model::Position;
@@ -65,25 +65,31 @@ pub trait PositionBus: Send + Sync + 'static {
     fn report_unregistered(&self, position: Position) -> BoxFuture<'_, Result<(), BusError>>;
 }
 
-/// The stable partition of a position: FNV-1a over the vehicle id (or the terminal phone for
-/// unregistered terminals). Stable across processes and Rust releases, unlike `DefaultHasher`,
-/// so a distributed bus can use the same function.
+/// The stable partition of a position: its vehicle, or `phone:<digits>` for a terminal not
+/// bound to a vehicle, hashed with [`partition_of_key`]. The engine shards by the same function,
+/// so each vehicle's positions reach the one worker that holds its state.
 pub fn partition_of(position: &Position, partitions: usize) -> usize {
-    let key = position.vehicle_id.as_deref().unwrap_or(&position.phone);
-    partition_of_key(key, partitions)
+    match &position.vehicle_id {
+        Some(vehicle) => partition_of_key(vehicle, partitions),
+        None => partition_of_key(
+            &format!("phone:{}", crate::model::phone_key(&position.phone)),
+            partitions,
+        ),
+    }
 }
 
-/// [`partition_of`] for a bare key.
+/// The partition (0..partitions) of a key: FNV-1a with a splitmix64 finaliser. Stable across
+/// processes and Rust releases, unlike `DefaultHasher`, so a distributed bus can use the same
+/// function.
 pub fn partition_of_key(key: &str, partitions: usize) -> usize {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
     for byte in key.bytes() {
         hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
     }
-    // Finalise so that keys differing only in their last digit spread across partitions.
-    hash ^= hash >> 33;
-    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    hash ^= hash >> 33;
+    hash = (hash ^ (hash >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    hash = (hash ^ (hash >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    hash ^= hash >> 31;
     (hash % partitions.max(1) as u64) as usize
 }
 

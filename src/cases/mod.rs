@@ -32,6 +32,8 @@
 //! handle_violation(&Violation) -> Result<ViolationOutcome>          // Opened | Joined |
 //!                                                                    // AlreadyLinked | Alert | Ignored
 //! handle_violation_at(&Violation, now) -> Result<ViolationOutcome>
+//! record_violation(&Violation, &CancellationToken) -> Option<ViolationOutcome>  // retries
+//!                                                    // storage failures until handled
 //! spawn_violation_consumer(mpsc::Receiver<Violation>, CancellationToken) -> JoinHandle<()>
 //! tick(now) -> Result<TickReport>                    // offline episodes past 24 h open cases
 //! spawn_ticker(every, CancellationToken) -> JoinHandle<()>

@@ -1055,10 +1055,37 @@ impl CaseService {
         })
     }
 
+    /// Handles a violation from the engine and does not give up on storage failures: they are
+    /// retried with backoff (the same violation, so idempotence holds) until it is handled or
+    /// `cancel` fires. A violation refused as malformed is logged and dropped. What the
+    /// composition root calls for every `EngineEvent::Violation` (it also stores the episode).
+    pub async fn record_violation(
+        &self,
+        violation: &Violation,
+        cancel: &CancellationToken,
+    ) -> Option<ViolationOutcome> {
+        let mut backoff = std::time::Duration::from_millis(100);
+        loop {
+            match self.handle_violation(violation).await {
+                Ok(outcome) => return Some(outcome),
+                Err(e) if e.class() == ErrorClass::Internal => {
+                    tracing::warn!(violation = %violation.id, error = %e, retry_in = ?backoff, "Violation not yet handled; retrying.");
+                    tokio::select! {
+                        () = cancel.cancelled() => return None,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(std::time::Duration::from_secs(10));
+                }
+                Err(e) => {
+                    tracing::error!(violation = %violation.id, error = %e, "Violation refused by the case service.");
+                    return None;
+                }
+            }
+        }
+    }
+
     /// Feeds every violation from `violations` (the engine's episodes, in order) to
-    /// [`CaseService::handle_violation`] until the channel closes or `cancel` fires. A store
-    /// failure is retried with backoff (the same violation, so order and idempotence hold);
-    /// a violation refused as malformed is logged and skipped.
+    /// [`CaseService::record_violation`] until the channel closes or `cancel` fires.
     pub fn spawn_violation_consumer(
         &self,
         mut violations: tokio::sync::mpsc::Receiver<Violation>,
@@ -1074,24 +1101,7 @@ impl CaseService {
                         None => return,
                     },
                 };
-                let mut backoff = std::time::Duration::from_millis(100);
-                loop {
-                    match service.handle_violation(&violation).await {
-                        Ok(_) => break,
-                        Err(e) if e.class() == ErrorClass::Internal => {
-                            tracing::warn!(violation = %violation.id, error = %e, retry_in = ?backoff, "Violation not yet handled; retrying.");
-                            tokio::select! {
-                                () = cancel.cancelled() => return,
-                                () = tokio::time::sleep(backoff) => {}
-                            }
-                            backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
-                        }
-                        Err(e) => {
-                            tracing::error!(violation = %violation.id, error = %e, "Violation refused by the case service.");
-                            break;
-                        }
-                    }
-                }
+                service.record_violation(&violation, &cancel).await;
             }
         })
     }

@@ -31,19 +31,10 @@ pub fn vehicle_key(p: &Position) -> String {
     }
 }
 
-/// The shard (0..shards) a key belongs to: FNV-1a with a splitmix64 finaliser, stable across
-/// Rust releases and processes (a bus partitioning by the same function keeps a vehicle on one
-/// worker).
+/// The shard (0..shards) a key belongs to: the bus's partition function, so a bus
+/// partitioning positions keeps each vehicle on one worker.
 pub fn shard_for_key(key: &str, shards: usize) -> usize {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    h = (h ^ (h >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    h = (h ^ (h >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    h ^= h >> 31;
-    (h % shards.max(1) as u64) as usize
+    crate::bus::partition_of_key(key, shards)
 }
 
 /// The shard of a position.

@@ -358,7 +358,9 @@ impl Truck {
             }
             // Out of coverage: no connection at all, positions pile up for later.
             if self.motion.silent() {
-                let fix = self.motion.step(self.step_seconds(), &mut self.rng);
+                let fix = self
+                    .motion
+                    .step(self.step_seconds(), Utc::now(), &mut self.rng);
                 let location = self.location(&fix);
                 self.unacked.push(location);
                 tokio::select! {
@@ -465,7 +467,9 @@ impl Truck {
                 return SessionEnd::Stop;
             }
             last_sent = Instant::now();
-            let fix = self.motion.step(self.step_seconds(), &mut self.rng);
+            let fix = self
+                .motion
+                .step(self.step_seconds(), Utc::now(), &mut self.rng);
             if self.motion.silent() {
                 let location = self.location(&fix);
                 self.unacked.push(location);
@@ -509,7 +513,9 @@ impl Truck {
                 () = stop.cancelled() => return SessionEnd::Stop,
                 () = tokio::time::sleep(self.config.interval.max(Duration::from_millis(100))) => {}
             }
-            let fix = self.motion.step(self.step_seconds(), &mut self.rng);
+            let fix = self
+                .motion
+                .step(self.step_seconds(), Utc::now(), &mut self.rng);
             let location = self.location(&fix);
             self.stats.sent.fetch_add(1, Ordering::Relaxed);
             match self.request(&mut link, Message::Location(location)).await {
@@ -637,7 +643,7 @@ impl Truck {
                     self.send(link, answer).await?;
                 }
                 ids::QUERY_LOCATION => {
-                    let fix = self.motion.step(0.0, &mut self.rng);
+                    let fix = self.motion.step(0.0, Utc::now(), &mut self.rng);
                     let location = self.location(&fix);
                     let mut body = BytesMut::new();
                     body.extend_from_slice(&frame.header.serial.to_be_bytes());

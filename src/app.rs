@@ -1,0 +1,275 @@
+//! The composition root: wires the store, the bus, the engine, the case service, the gateway
+//! and the HTTP server into one running platform (`haulwatch serve`, `haulwatch demo`, and
+//! the end-to-end tests).
+//!
+//! Shutdown order keeps the promise that nothing acknowledged is lost: the gateway stops
+//! accepting and finishes in-flight batches (stored, then acknowledged), the engine judges what
+//! it holds, its events are recorded, and the track writer drains before the store closes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::bus::{InProcessBus, LiveHub};
+use crate::engine::{Engine, EngineConfig, EngineEvent, EngineRunner};
+use crate::ingest::sensors::SensorProfiles;
+use crate::ingest::{Gateway, GatewayConfig, SessionRegistry, SharedDirectory};
+use crate::model::Violation;
+use crate::store::{Store, StoreConfig, StoreError, TrackWriterConfig};
+
+/// Everything `serve` needs to know.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// Where the data lives.
+    pub store: StoreConfig,
+    /// JT/T 808 listen address.
+    pub jt808_listen: SocketAddr,
+    /// HTTP listen address (API and console).
+    pub http_listen: SocketAddr,
+    /// Gateway limits.
+    pub gateway: GatewayConfig,
+    /// Rule thresholds.
+    pub engine: EngineConfig,
+    /// Engine worker tasks.
+    pub engine_shards: usize,
+    /// Sensor profiles by terminal model.
+    pub sensor_profiles: SensorProfiles,
+    /// Admin API token to seed; a random one is generated and printed when absent.
+    pub admin_token: Option<String>,
+}
+
+impl ServeConfig {
+    /// Defaults: embedded store under `./data`, JT/T 808 on 0.0.0.0:6808, HTTP on
+    /// 127.0.0.1:8080.
+    pub fn new(store: StoreConfig) -> ServeConfig {
+        ServeConfig {
+            store,
+            jt808_listen: SocketAddr::from(([0, 0, 0, 0], 6808)),
+            http_listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            gateway: GatewayConfig::default(),
+            engine: EngineConfig::default(),
+            engine_shards: 2,
+            sensor_profiles: SensorProfiles::default(),
+            admin_token: None,
+        }
+    }
+}
+
+/// Why the platform could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The store could not be opened or read.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A listen address could not be bound.
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        /// The address.
+        address: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A running platform.
+pub struct Running {
+    /// Where terminals connect.
+    pub jt808_addr: SocketAddr,
+    /// Where the API and console are served.
+    pub http_addr: SocketAddr,
+    /// The store, for callers that seed or inspect data (demo, tests).
+    pub store: Store,
+    /// The live stream.
+    pub live: LiveHub,
+    /// Terminal sessions, for commands.
+    pub sessions: SessionRegistry,
+    /// Notify after changing the registry in the store: the engine and the gateway reload it.
+    pub registry_changed: Arc<Notify>,
+    /// Cancel to shut down.
+    shutdown: CancellationToken,
+    /// Completes when everything has stopped.
+    done: JoinHandle<()>,
+}
+
+impl Running {
+    /// Starts a graceful shutdown and waits for it to finish.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        let _ = self.done.await;
+    }
+
+    /// A token that starts the shutdown when cancelled.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Waits until the platform has stopped (after the token was cancelled).
+    pub async fn wait(self) {
+        let _ = self.done.await;
+    }
+}
+
+/// Opens the store, starts every part and returns once both listeners are bound.
+pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
+    let store = Store::open(config.store.clone()).await?;
+    let registry = store.registry().await?;
+
+    let engine = Engine::new(&registry, config.engine.clone());
+    let (events_tx, events_rx) = mpsc::channel::<EngineEvent>(16_384);
+    let runner = EngineRunner::start(
+        engine.clone(),
+        config.engine_shards,
+        8192,
+        events_tx,
+        Duration::from_secs(1),
+    );
+
+    let writer = store.track_writer(TrackWriterConfig::default())?;
+    let live = LiveHub::new(8192);
+    let bus = Arc::new(InProcessBus::new(
+        Arc::new(writer),
+        live.clone(),
+        runner.inputs().to_vec(),
+    ));
+    let directory = SharedDirectory::new(&registry);
+    let sessions = SessionRegistry::default();
+    let gateway = Gateway::new(
+        config.gateway.clone(),
+        store.clone(),
+        bus.clone(),
+        directory.clone(),
+        sessions.clone(),
+        config.sensor_profiles.clone(),
+    );
+
+    let jt808 = TcpListener::bind(config.jt808_listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            address: config.jt808_listen,
+            source,
+        })?;
+    let jt808_addr = jt808.local_addr().map_err(|source| StartError::Bind {
+        address: config.jt808_listen,
+        source,
+    })?;
+    let http = TcpListener::bind(config.http_listen)
+        .await
+        .map_err(|source| StartError::Bind {
+            address: config.http_listen,
+            source,
+        })?;
+    let http_addr = http.local_addr().map_err(|source| StartError::Bind {
+        address: config.http_listen,
+        source,
+    })?;
+
+    let shutdown = CancellationToken::new();
+    let registry_changed = Arc::new(Notify::new());
+
+    // Registry reloads: a fence change reaches the engine and the gateway at once.
+    let reloader = tokio::spawn(reload_registry(
+        store.clone(),
+        engine.clone(),
+        directory.clone(),
+        registry_changed.clone(),
+        shutdown.clone(),
+    ));
+    // Engine events: record violations, feed the live stream.
+    let recorder = tokio::spawn(record_events(store.clone(), live.clone(), events_rx));
+
+    let gateway_shutdown = gateway.shutdown_token();
+    let gateway_task = tokio::spawn(async move { gateway.serve(jt808).await });
+
+    // The HTTP server is added by the API; until then the console alone is served.
+    let http_shutdown = shutdown.clone();
+    let http_task = tokio::spawn(async move {
+        let app = crate::web::router();
+        let _ = axum::serve(http, app)
+            .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
+            .await;
+    });
+
+    let caller_store = store.clone();
+    let stopper = shutdown.clone();
+    let done = tokio::spawn(async move {
+        stopper.cancelled().await;
+        gateway_shutdown.cancel();
+        let _ = gateway_task.await;
+        // The gateway is gone: no more publishers. Dropping the bus closes the engine inputs.
+        drop(bus);
+        runner.shutdown().await;
+        let _ = recorder.await;
+        let _ = http_task.await;
+        reloader.abort();
+        store.close().await;
+        tracing::info!("haulwatch stopped.");
+    });
+
+    Ok(Running {
+        jt808_addr,
+        http_addr,
+        store: caller_store,
+        live,
+        sessions,
+        registry_changed,
+        shutdown,
+        done,
+    })
+}
+
+/// Reloads the registry into the engine and the gateway's directory whenever notified.
+async fn reload_registry(
+    store: Store,
+    engine: Arc<Engine>,
+    directory: SharedDirectory,
+    changed: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = changed.notified() => {}
+        }
+        match store.registry().await {
+            Ok(registry) => {
+                let report = engine.swap_registry(&registry);
+                directory.update(&registry);
+                tracing::info!(?report, "Registry reloaded.");
+            }
+            Err(error) => tracing::error!(%error, "Registry reload failed; keeping the old one."),
+        }
+    }
+}
+
+/// Records what the engine finds: violations into the store (retried until stored, since the
+/// evidence must not be lost) and onto the live stream.
+async fn record_events(store: Store, live: LiveHub, mut events: mpsc::Receiver<EngineEvent>) {
+    while let Some(event) = events.recv().await {
+        match event {
+            EngineEvent::Violation(event) => {
+                live.publish_violation(&event.violation);
+                store_violation(&store, &event.violation).await;
+            }
+            EngineEvent::Classified(_) => {}
+        }
+    }
+}
+
+async fn store_violation(store: &Store, violation: &Violation) {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match store.upsert_violation(violation).await {
+            Ok(()) => return,
+            Err(error) => {
+                tracing::error!(%error, id = %violation.id, "Violation could not be stored; retrying.");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}
