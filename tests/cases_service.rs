@@ -1518,7 +1518,7 @@ async fn simulated_trucks_break_rules_and_cases_open(which: Which) -> anyhow::Re
     }
     let scenario: Scenario = serde_json::from_value(serde_json::json!({"trucks": [
         {"vehicle_id": "v001", "break": "speeding", "start_s": 20, "duration_s": 400, "speed_kmh": 95},
-        {"vehicle_id": "v003", "break": "enter_zone", "zone_id": "z-school-yufeng", "start_s": 60, "duration_s": 300},
+        {"vehicle_id": "v003", "break": "enter_zone", "zone_id": "z-school-yufeng", "start_s": 30, "duration_s": 2400},
         {"vehicle_id": "v005", "break": "lid_open", "start_s": 0, "duration_s": 900},
     ]}))?;
     let behaviours = scenario
@@ -1559,11 +1559,12 @@ async fn simulated_trucks_break_rules_and_cases_open(which: Which) -> anyhow::Re
     let mut outcomes = Vec::new();
     let mut next_id = 1i64;
     let step_s = 10.0;
-    for step_no in 1..=90i64 {
+    let steps = 300i64;
+    for step_no in 1..=steps {
         let now = start + Duration::seconds(step_no * 10);
         let mut events = Vec::new();
         for (vehicle, phone, motion, rng) in trucks.iter_mut() {
-            let fix = motion.step(step_s, rng);
+            let fix = motion.step(step_s, now, rng);
             if motion.silent() {
                 continue;
             }
@@ -1600,7 +1601,7 @@ async fn simulated_trucks_break_rules_and_cases_open(which: Which) -> anyhow::Re
         if step_no % 6 == 0 {
             events.extend(shard.tick(now));
         }
-        if step_no == 90 {
+        if step_no == steps {
             shard.flush(&mut events);
         }
         for event in events {
