@@ -255,6 +255,11 @@ async fn record_events(store: Store, live: LiveHub, mut events: mpsc::Receiver<E
                 live.publish_violation(&event.violation);
                 store_violation(&store, &event.violation).await;
             }
+            EngineEvent::Trip(trip) => {
+                if let Err(error) = store.upsert_trip(&trip).await {
+                    tracing::warn!(%error, id = %trip.id, "Trip could not be recorded.");
+                }
+            }
             EngineEvent::Classified(_) => {}
         }
     }

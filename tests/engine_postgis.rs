@@ -135,7 +135,7 @@ async fn load(pool: &PgPool, schema: &str, reg: &Registry, pts: &[(f64, f64)]) -
     .await?;
     pool.execute(
         format!(
-            "create index on {schema}.fences using gist (geom); create index on {schema}.routes using gist (geog);"
+            "create index on {schema}.fences using gist (geom); create index on {schema}.routes using gist (geog); create index on {schema}.pts using gist (geog); analyze {schema}.pts; analyze {schema}.routes;"
         )
         .as_str(),
     )

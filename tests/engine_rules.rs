@@ -1230,3 +1230,79 @@ fn classification_reports_fences_phase_and_state() {
     let json = serde_json::to_value(&c).expect("json");
     assert_eq!(json["phase"], "loaded");
 }
+
+#[test]
+fn blind_area_batch_annotates_the_offline_episode_it_explains() {
+    let mut sim = Sim::new();
+    let t = load_at_site(&mut sim, "v1", true);
+    let drive = Fix::new("v1", 0.0, 0.0, 0.0, 30.0).loaded();
+    let t = sim.drive(&drive, t, (200.0, 0.0), (600.0, 0.0), 3, 15.0);
+    let last = t - 15.0;
+    // Coverage lost: the terminal records 20 fixes but sends nothing.
+    let mut blind = Vec::new();
+    let mut b = drive.clone();
+    b.source = PositionSource::BlindArea;
+    for i in 1..=20 {
+        b.secs = last + i as f64 * 30.0;
+        b.east = 600.0 + i as f64 * 100.0;
+        blind.push(sim.position(&b));
+    }
+    sim.tick(last + 660.0);
+    assert_eq!(sim.opened(ViolationKind::Offline), 1);
+    // Back in coverage: a live fix, then the 0x0704 batch.
+    let back = last + 660.0;
+    sim.drive(&drive, back, (2700.0, 0.0), (2800.0, 0.0), 2, 15.0);
+    let offline = sim.last(ViolationKind::Offline);
+    assert_eq!(offline.change, ViolationChange::Closed);
+    assert_eq!(offline.violation.ended_at.map(secs_of), Some(back));
+    let arrival = t0() + chrono::Duration::milliseconds(((back + 40.0) * 1000.0) as i64);
+    for p in &blind {
+        sim.feed_at(p, arrival);
+    }
+    let out = sim.shard.tick(arrival + chrono::Duration::seconds(11));
+    sim.events.extend(out);
+    let v = sim.last(ViolationKind::Offline);
+    assert_eq!(v.change, ViolationChange::Updated, "{:?}", sim.kinds());
+    assert_eq!(sim.opened(ViolationKind::Offline), 1);
+    assert_eq!(
+        v.violation.evidence["observed"]["blind_area_backfill_positions"],
+        20
+    );
+    // The late fixes were on route: no other violation came of them.
+    assert!(sim.violations(ViolationKind::RouteDeviation).is_empty());
+}
+
+#[test]
+fn a_loaded_haul_from_site_to_disposal_ground_is_one_trip() {
+    let mut sim = Sim::new();
+    let mut t = load_at_site(&mut sim, "v1", true);
+    let drive = Fix::new("v1", 0.0, 0.0, 0.0, 40.0).loaded();
+    t = sim.drive(&drive, t, (150.0, 0.0), (3700.0, 0.0), 12, 20.0);
+    let arrival = t;
+    // Into the disposal ground and tipping there.
+    t = sim.drive(&drive, t, (3950.0, 0.0), (4000.0, 0.0), 6, 20.0);
+    let empty = Fix::new("v1", 0.0, 0.0, 0.0, 0.0).empty();
+    t = sim.drive(&empty, t, (4000.0, 0.0), (4000.0, 0.0), 6, 20.0);
+    // And back empty through the site: no second trip.
+    let _ = sim.drive(&empty, t, (3700.0, 0.0), (0.0, 0.0), 10, 20.0);
+    let trips: Vec<_> = sim
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            EngineEvent::Trip(trip) => Some(trip.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(trips.len(), 1, "{trips:?}");
+    let trip = &trips[0];
+    assert_eq!(trip.vehicle_id.as_deref(), Some("v1"));
+    assert_eq!(trip.company_id.as_deref(), Some("c1"));
+    assert_eq!(trip.permit_id.as_deref(), Some("p1"));
+    assert_eq!(trip.site_id.as_deref(), Some("s1"));
+    assert_eq!(trip.disposal_ground_id, "d1");
+    assert!(trip.loaded_at < trip.arrived_at);
+    assert!(
+        secs_of(trip.arrived_at) >= arrival,
+        "entry is confirmed inside the ground"
+    );
+}

@@ -74,7 +74,7 @@ async fn runner_judges_every_vehicle_and_flushes_on_shutdown() {
                 EngineEvent::Violation(v) if v.violation.kind == ViolationKind::Speeding => {
                     speeding += 1
                 }
-                EngineEvent::Violation(_) => {}
+                EngineEvent::Violation(_) | EngineEvent::Trip(_) => {}
             }
         }
         (classes, speeding)

@@ -62,7 +62,41 @@ conformance!(
     group_commit_confirms_every_caller_and_stores_everything,
     violations_upsert_list_and_paginate,
     retention_removes_old_tracks,
+    trips_are_recorded_once_and_listed_by_company,
 );
+
+async fn trips_are_recorded_once_and_listed_by_company(store: &Store) -> anyhow::Result<()> {
+    let at = |minutes: i64| {
+        "2026-11-23T02:00:00Z"
+            .parse::<chrono::DateTime<chrono::Utc>>()
+            .expect("time")
+            + chrono::Duration::minutes(minutes)
+    };
+    let trip = |id: &str, company: &str, minutes: i64| haulwatch::model::Trip {
+        id: id.into(),
+        vehicle_id: Some(format!("V-{company}")),
+        company_id: Some(company.into()),
+        permit_id: Some("P1".into()),
+        site_id: Some("S1".into()),
+        disposal_ground_id: "D1".into(),
+        loaded_at: at(minutes - 30),
+        arrived_at: at(minutes),
+    };
+    store.upsert_trip(&trip("t1", "C1", 0)).await?;
+    store.upsert_trip(&trip("t1", "C1", 0)).await?; // re-judged: counted once
+    store.upsert_trip(&trip("t2", "C1", 60)).await?;
+    store.upsert_trip(&trip("t3", "C2", 10)).await?;
+    let c1 = store.trips(Some("C1"), at(-1), at(120)).await?;
+    assert_eq!(
+        c1.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(),
+        ["t1", "t2"]
+    );
+    assert_eq!(c1[0], trip("t1", "C1", 0));
+    assert_eq!(store.trips(None, at(-1), at(120)).await?.len(), 3);
+    // The range is half-open on arrival time.
+    assert_eq!(store.trips(Some("C1"), at(0), at(60)).await?.len(), 1);
+    Ok(())
+}
 
 async fn registry_round_trips_every_field(store: &Store) -> anyhow::Result<()> {
     let registry = small_registry();

@@ -43,7 +43,9 @@ pub(crate) fn day_of_date(d: NaiveDate) -> i64 {
 /// A daily window in seconds of the day; same semantics as [`DailyWindow::contains`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Daily {
+    /// First second inside.
     start: u32,
+    /// First second after; not after `start` means across midnight.
     end: u32,
 }
 
@@ -69,7 +71,9 @@ impl Daily {
 /// A weekly window; same semantics as [`WeeklyWindow::contains`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Weekly {
+    /// Weekday mask, Monday = bit 0.
     days: u8,
+    /// Time of day.
     daily: Daily,
 }
 

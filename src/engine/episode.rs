@@ -44,12 +44,19 @@ pub const RULE_VERSION: u32 = 1;
 /// A position as evidence keeps it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct PosRef {
+    /// Position id, named in evidence.
     pub id: i64,
+    /// GNSS time, ms since the epoch.
     pub t: i64,
+    /// Longitude, WGS-84.
     pub lon: f64,
+    /// Latitude, WGS-84.
     pub lat: f64,
+    /// GNSS speed, km/h.
     pub speed: f64,
+    /// The frame as received, for evidence.
     pub raw: Bytes,
+    /// Judged from late data (a blind-area batch).
     pub late: bool,
 }
 
@@ -84,22 +91,34 @@ impl PosRef {
 pub(crate) struct VehicleIdent {
     /// Stable key: the vehicle id, or `phone:<digits>` for a terminal with no vehicle.
     pub key: Arc<str>,
+    /// Vehicle, when registered.
     pub vehicle_id: Option<Arc<str>>,
+    /// Terminal phone.
     pub phone: Arc<str>,
+    /// Vehicle's company, when known.
     pub company_id: Option<Arc<str>>,
 }
 
 /// What a rule knows when it opens an episode.
 #[derive(Debug, Clone)]
 pub(crate) struct OpenSpec {
+    /// Rule broken.
     pub kind: ViolationKind,
+    /// Fence or permit id the episode is about; empty for vehicle-wide rules.
     pub subject: Arc<str>,
+    /// GNSS time the episode started.
     pub started_ms: i64,
+    /// Where it started (lon, lat).
     pub start: (f64, f64),
+    /// 1 (low) to 3 (high).
     pub severity: u8,
+    /// The rule's configuration, for evidence.
     pub params: Value,
+    /// Permit judged against: id and evidence JSON.
     pub permit: Option<(Arc<str>, Value)>,
+    /// Fences involved, with geometry versions.
     pub fences: Vec<FenceRef>,
+    /// How the episode was inferred, when not directly observed.
     pub inferred: Option<&'static str>,
 }
 
@@ -129,25 +148,45 @@ enum Origin {
 /// One episode with its evidence accumulators.
 #[derive(Debug, Clone)]
 pub(crate) struct Episode {
+    /// Identity within the vehicle's book (trackers hold it).
     pub handle: u64,
+    /// The violation id, derived from the episode key.
     pub id: Arc<str>,
+    /// Rule broken.
     pub kind: ViolationKind,
+    /// Fence or permit id the episode is about; empty for vehicle-wide rules.
     pub subject: Arc<str>,
+    /// GNSS time the episode started.
     pub started_ms: i64,
+    /// Where it started (lon, lat).
     start: (f64, f64),
+    /// GNSS time it ended; `None` while open.
     pub ended_ms: Option<i64>,
+    /// GNSS time of its latest position.
     last_ms: i64,
+    /// First positions, kept in full.
     head: Vec<PosRef>,
+    /// Latest positions, kept in full (rolling).
     tail: VecDeque<PosRef>,
+    /// Ids of all positions, up to the cap.
     ids: Vec<i64>,
+    /// Number of positions.
     total: u64,
+    /// Fences involved, with geometry versions.
     fences: Vec<FenceRef>,
+    /// Permit judged against: id and evidence JSON.
     permit: Option<(Arc<str>, Value)>,
+    /// 1 (low) to 3 (high).
     severity: u8,
+    /// The rule's configuration when the episode opened.
     params: Value,
+    /// Rule-specific measurements (maximum speed, distance...).
     observed: Map<String, Value>,
+    /// How the episode was inferred, when not directly observed.
     inferred: Option<&'static str>,
+    /// Some positions came from late data.
     late: bool,
+    /// Live judging or a replay of late data.
     origin: Origin,
     /// Opened has been emitted.
     emitted: bool,
@@ -330,17 +369,24 @@ impl Episode {
 
 /// Where emissions go: straight out for live judging, nowhere (yet) for a replay.
 pub(crate) struct Sink<'a> {
+    /// Where events go.
     pub out: &'a mut Vec<EngineEvent>,
+    /// Judging a replay of late data: emit nothing until the batch is done.
     pub replay: bool,
+    /// The vehicle, for the emitted violations.
     pub who: &'a VehicleIdent,
+    /// Evidence limits.
     pub evidence: &'a EvidenceConfig,
+    /// Late data joins a known episode this close to it.
     pub merge_gap_ms: i64,
 }
 
 /// The episodes of one vehicle: open ones and recently closed ones.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct EpisodeBook {
+    /// Open and recently closed episodes.
     episodes: Vec<Episode>,
+    /// Source of episode handles.
     next_handle: u64,
 }
 

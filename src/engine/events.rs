@@ -17,7 +17,12 @@ pub enum EngineEvent {
     Violation(ViolationEvent),
     /// Where a judged position is and what the vehicle is doing, for the live map.
     Classified(PositionClass),
+    /// A haul completed: a loaded truck reached a disposal ground (for trip counts in
+    /// compliance reports). Not emitted for late (replayed) data.
+    Trip(TripRecord),
 }
+
+pub use crate::model::Trip as TripRecord;
 
 /// A change of one violation episode.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -25,7 +25,7 @@ pub(crate) mod vehicle;
 
 pub use config::EngineConfig;
 pub use events::{
-    EngineEvent, FenceTag, PositionClass, TripPhase, ViolationChange, ViolationEvent,
+    EngineEvent, FenceTag, PositionClass, TripPhase, TripRecord, ViolationChange, ViolationEvent,
 };
 pub use runner::EngineRunner;
 pub use shard::{EngineShard, shard_for_key, shard_of, vehicle_key};

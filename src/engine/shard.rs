@@ -64,11 +64,15 @@ struct VehicleSlot {
 
 /// A shard of the engine: the vehicles whose key hashes to it.
 pub struct EngineShard {
+    /// Configuration and the current snapshot.
     engine: Arc<Engine>,
+    /// The snapshot vehicle state refers to; re-mapped when the engine swaps.
     current: Arc<EngineSnapshot>,
     /// Vehicles by key; boxed so the table stays small and probing stays in cache.
     vehicles: HashMap<Arc<str>, Box<VehicleSlot>>,
+    /// Scratch space for classification.
     hits: Hits,
+    /// Wall time of the last pruning of episode books.
     last_prune_ms: i64,
 }
 

@@ -13,7 +13,7 @@ use serde_json::json;
 use crate::engine::clock;
 use crate::engine::config::{Debounce, EngineConfig};
 use crate::engine::episode::{Episode, EpisodeBook, OpenSpec, PosRef, Sink, VehicleIdent};
-use crate::engine::events::{EngineEvent, FenceTag, PositionClass, TripPhase};
+use crate::engine::events::{EngineEvent, FenceTag, PositionClass, TripPhase, TripRecord};
 use crate::engine::index::{FenceKey, FenceKind, FenceSlot, Hits};
 use crate::engine::metric::{LocalMetric, haversine_m};
 use crate::engine::snapshot::{EngineSnapshot, PermitInfo, VehicleInfo};
@@ -36,9 +36,13 @@ enum MemberState {
 /// A fence the vehicle is in, or entering.
 #[derive(Debug, Clone)]
 struct Member {
+    /// Fence slot in the current index.
     slot: FenceSlot,
+    /// Fence identity that survives registry swaps.
     key: FenceKey,
+    /// Kind of fence.
     kind: FenceKind,
+    /// Where the membership stands.
     state: MemberState,
     /// First fix of the current pending entry or exit.
     since: i64,
@@ -91,7 +95,9 @@ fn restricted_kind(kind: FenceKind) -> bool {
 /// Debounced condition tracker shared by the rules (see [`Debounce`]).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Tracker {
+    /// Start condition holding but not yet long enough.
     pending: Option<Pending>,
+    /// While open: since when (GNSS ms) and for how many fixes the condition has been false.
     clearing: Option<(i64, u32)>,
     /// Handle of the open episode in the vehicle's book.
     pub(crate) episode: Option<u64>,
@@ -99,8 +105,11 @@ pub(crate) struct Tracker {
 
 #[derive(Debug, Clone)]
 struct Pending {
+    /// GNSS ms of the first fix.
     since: i64,
+    /// Fixes counted.
     count: u32,
+    /// Those fixes (the first few), for evidence.
     positions: Vec<PosRef>,
 }
 
@@ -214,33 +223,51 @@ fn force_close(tr: &mut Tracker, book: &mut EpisodeBook, sink: &mut Sink<'_>, at
 /// A tracker bound to one fence.
 #[derive(Debug, Clone)]
 struct FenceTracker {
+    /// Rule the tracker judges.
     kind: ViolationKind,
+    /// Fence slot in the current index.
     slot: FenceSlot,
+    /// Fence identity that survives registry swaps.
     key: FenceKey,
+    /// Its state.
     tracker: Tracker,
 }
 
 /// The vehicle-wide trackers, one per rule (and form).
 #[derive(Debug, Clone, Default)]
 struct Trackers {
+    /// `route_deviation`.
     route: Tracker,
+    /// `time_window`, permit form.
     permit_window: Tracker,
+    /// `speeding`.
     speeding: Tracker,
+    /// `lid_open`.
     lid: Tracker,
+    /// `overload`.
     overload: Tracker,
+    /// `no_permit`.
     no_permit: Tracker,
+    /// `illegal_dumping`, lift form.
     lift: Tracker,
+    /// `illegal_dumping`, sensorless stop form.
     stop_dump: Tracker,
+    /// `gps_tamper`, alarm-bit form.
     alarm: Tracker,
+    /// `gps_tamper`, jump form.
     jump: Tracker,
+    /// `gps_tamper`, loss-of-fix form.
     no_fix: Tracker,
 }
 
 /// Load as confirmed over fixes.
 #[derive(Debug, Clone, Default)]
 struct LoadTrack {
+    /// Confirmed loaded or empty; `None` before any reading.
     confirmed: Option<bool>,
+    /// A different reading waiting to be confirmed.
     candidate: Option<bool>,
+    /// Fixes counted.
     count: u32,
     /// Last fix confirmed loaded, and whether it was in a disposal ground.
     last_loaded: Option<(PosRef, bool)>,
@@ -249,8 +276,11 @@ struct LoadTrack {
 /// Where the vehicle stopped.
 #[derive(Debug, Clone)]
 struct Stop {
+    /// Where the stop began.
     lon: f64,
+    /// Where the stop began.
     lat: f64,
+    /// GNSS ms of the first fix.
     since: i64,
     /// Whether the stop is away from every site and disposal ground (checked once).
     away: Option<bool>,
@@ -259,36 +289,56 @@ struct Stop {
 /// Trip context remembered at phase changes, to seed the replay of late data.
 #[derive(Debug, Clone, Copy)]
 struct TripContext {
+    /// Haul-cycle phase.
     phase: TripPhase,
+    /// The trip's source site.
     origin_site: Option<FenceSlot>,
+    /// GNSS ms the vehicle entered that site.
     site_entered: i64,
+    /// Confirmed load then.
     loaded: Option<bool>,
 }
 
 /// Everything judging needs besides the vehicle itself.
 pub(crate) struct Ctx<'a> {
+    /// Registry snapshot judged against.
     pub snap: &'a EngineSnapshot,
+    /// Thresholds.
     pub cfg: &'a EngineConfig,
+    /// Scratch space for classification.
     pub hits: &'a mut Hits,
 }
 
 /// One vehicle's (or unregistered terminal's) state.
 #[derive(Debug, Clone)]
 pub(crate) struct VehicleState {
+    /// Who this is.
     pub ident: VehicleIdent,
+    /// The vehicle's registry record, when registered.
     info: Option<VehicleInfo>,
     /// Last fix used for fences (not a suspected jump).
     last: Option<PosRef>,
+    /// A suspected jump, kept to see whether the next fix agrees with it.
     jump_candidate: Option<PosRef>,
+    /// Fence memberships, sorted by slot.
     members: Vec<Member>,
+    /// Current stop, when stopped.
     stop: Option<Stop>,
+    /// The last fix was moving.
     moving: bool,
+    /// Load state.
     load: LoadTrack,
+    /// Haul-cycle phase.
     phase: TripPhase,
+    /// The trip's source site.
     origin_site: Option<FenceSlot>,
+    /// GNSS ms the vehicle entered that site.
     site_entered: i64,
+    /// Trip context at recent phase changes, to seed replays of late data.
     history: VecDeque<(i64, TripContext)>,
+    /// Vehicle-wide rule trackers.
     trackers: Trackers,
+    /// Per-fence rule trackers.
     fence_trackers: Vec<FenceTracker>,
     /// Open `offline` episode.
     pub(crate) offline: Option<u64>,
@@ -300,7 +350,9 @@ pub(crate) struct VehicleState {
     pub last_seen_ms: i64,
     /// Wall time the last position of any kind arrived.
     pub last_arrival_ms: i64,
+    /// GNSS ms since which fixes have had no GNSS fix.
     no_fix_since: Option<i64>,
+    /// Permit the last fix was judged against.
     permit_id: Option<Arc<str>>,
     /// Every permit covering the vehicle in the current snapshot (valid or not), so judging a
     /// fix needs no map lookup.
@@ -655,6 +707,37 @@ impl VehicleState {
         dist / secs * 3.6 > cfg.gps_tamper.max_speed_kmh
     }
 
+    /// The haul that ends as the truck, loaded, enters disposal ground `slot` at `at` (ms).
+    fn completed_trip(
+        &self,
+        slot: FenceSlot,
+        at: i64,
+        snap: &EngineSnapshot,
+        who: &VehicleIdent,
+    ) -> TripRecord {
+        let fence_id = |slot: FenceSlot| snap.index.fence(slot).map(|f| f.id.to_string());
+        // The trip started when the truck last became loaded (left a site, or its sensor said).
+        let loaded_at = self
+            .history
+            .iter()
+            .rev()
+            .find(|(_, ctx)| ctx.phase == TripPhase::Loaded)
+            .map_or(at, |(t, _)| *t);
+        let time = |ms: i64| {
+            chrono::DateTime::<chrono::Utc>::from_timestamp_millis(ms).unwrap_or_default()
+        };
+        TripRecord {
+            id: format!("t-{}-{}", who.key, at),
+            vehicle_id: who.vehicle_id.as_deref().map(str::to_string),
+            company_id: who.company_id.as_deref().map(str::to_string),
+            permit_id: self.permit_id.as_deref().map(str::to_string),
+            site_id: self.origin_site.and_then(fence_id),
+            disposal_ground_id: fence_id(slot).unwrap_or_default(),
+            loaded_at: time(loaded_at),
+            arrived_at: time(at),
+        }
+    }
+
     /// Judges one usable fix (GNSS-time order). Emits through `sink` unless it is a replay.
     pub(crate) fn judge(
         &mut self,
@@ -780,6 +863,10 @@ impl VehicleState {
                         self.set_phase(TripPhase::AtSite, at);
                     }
                     Some(FenceKind::DisposalGround) => {
+                        if self.phase == TripPhase::Loaded && !sink.replay {
+                            let trip = self.completed_trip(slot, at, snap, sink.who);
+                            sink.out.push(EngineEvent::Trip(trip));
+                        }
                         self.set_phase(TripPhase::AtDisposal, at);
                     }
                     _ => {}

@@ -7,6 +7,7 @@
 pub mod position;
 pub mod registry;
 pub mod schedule;
+pub mod trip;
 pub mod violation;
 
 pub use position::{LoadState, Position, PositionFlags, PositionSource, next_position_id};
@@ -15,6 +16,7 @@ pub use registry::{
     SensorCapabilities, Site, Terminal, Vehicle, Zone, ZoneKind, phone_key,
 };
 pub use schedule::{DailyWindow, Weekdays, WeeklyWindow};
+pub use trip::Trip;
 pub use violation::{Violation, ViolationKind, ViolationStatus};
 
 /// Offset of the bureau's local time (Asia/Shanghai, no daylight saving) from UTC.

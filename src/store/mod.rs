@@ -81,6 +81,7 @@ pub mod evidence_files;
 mod partitions;
 pub mod registry;
 pub mod tracks;
+pub mod trips;
 pub mod violations;
 
 use std::collections::HashSet;

@@ -834,12 +834,19 @@ fn inside_fraction(poly: &RawPolygon, a: (f64, f64), b: (f64, f64)) -> f64 {
 
 #[derive(Default)]
 struct Builder {
+    /// Fences so far.
     fences: Vec<FenceInfo>,
+    /// Slots by id, per family.
     by_key: [HashMap<Arc<str>, FenceSlot>; 4],
+    /// Polygon geometries.
     polygons: Vec<RawPolygon>,
+    /// Route geometries.
     routes: Vec<RawRoute>,
+    /// Polygon part boxes for the R-tree.
     parts: Vec<PartEntry>,
+    /// Widened segment boxes for the R-tree.
     segs: Vec<SegEntry>,
+    /// Fences left out.
     skipped: Vec<SkippedFence>,
 }
 
