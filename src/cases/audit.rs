@@ -161,7 +161,7 @@ pub struct AuditEvent {
     pub note: Option<String>,
     /// Hash of the previous event (lowercase hex; [`GENESIS_HASH`] for the first).
     pub prev_hash: String,
-    /// SHA-256 over [`HASH_DOMAIN`] and the canonical JSON of every field above (lowercase hex).
+    /// SHA-256 over `HASH_DOMAIN` and the canonical JSON of every field above (lowercase hex).
     pub hash: String,
 }
 

@@ -393,6 +393,20 @@ pub fn stop_clock(case: &mut Case, kind: ClockKind, at: DateTime<Utc>) {
     }
 }
 
+/// The last local day of the earliest running, unpaused clock of an active case: the store
+/// keeps it beside the case so overdue and due-soon cases are found without reading them all.
+/// `None` for finished cases and when no clock runs (or all running ones are paused).
+pub fn next_due_on(case: &Case, settings: &DeadlineSettings) -> Option<NaiveDate> {
+    if !case.status.is_active() {
+        return None;
+    }
+    case.clocks
+        .iter()
+        .filter(|c| !c.is_stopped())
+        .filter_map(|c| c.due_on(settings))
+        .min()
+}
+
 /// Whether the newest clock of `kind` has run out by `now` (stopped late counts too).
 pub fn has_run_out(case: &Case, kind: ClockKind, s: &DeadlineSettings, now: DateTime<Utc>) -> bool {
     clock(case, kind).is_some_and(|c| {

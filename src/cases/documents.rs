@@ -59,6 +59,18 @@ impl DocumentKind {
     pub fn from_name(name: &str) -> Option<DocumentKind> {
         DocumentKind::ALL.into_iter().find(|k| k.as_str() == name)
     }
+
+    /// The document's title as printed (the decision is titled 不予行政处罚决定书 when no
+    /// penalty is imposed).
+    pub fn title_zh(self) -> &'static str {
+        match self {
+            DocumentKind::FilingApproval => "立案审批表",
+            DocumentKind::PreDecisionNotice => "行政处罚事先告知书",
+            DocumentKind::DecisionNotice => "行政处罚决定书",
+            DocumentKind::ServiceReceipt => "送达回证",
+            DocumentKind::ClosingApproval => "结案审批表",
+        }
+    }
 }
 
 /// The issuing agency, as printed on every document.

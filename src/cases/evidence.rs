@@ -138,6 +138,54 @@ pub fn attach_hashed_evidence(
         captured_at: upload.captured_at,
         description: upload.description,
     };
+    Ok(attach_record(case, user, evidence, None, now))
+}
+
+/// Attaches evidence the platform produced itself (e.g. the snapshot of a violation episode
+/// taken when it opens or joins a case), recorded as uploaded by the system actor. The record
+/// must already carry the case id, the hash and the size of its bytes.
+pub fn attach_system_evidence(
+    case: &Case,
+    evidence: Evidence,
+    note: &str,
+    now: DateTime<Utc>,
+) -> Result<(Applied, Evidence), EvidenceError> {
+    if case.status == CaseStatus::Archived {
+        return Err(EvidenceError::Archived {
+            case_id: case.id.clone(),
+        });
+    }
+    if evidence.case_id != case.id {
+        return Err(EvidenceError::WrongCase {
+            evidence_id: evidence.id,
+            case_id: case.id.clone(),
+        });
+    }
+    if evidence.size_bytes == 0 {
+        return Err(EvidenceError::Empty);
+    }
+    if !is_sha256_hex(&evidence.sha256) {
+        return Err(EvidenceError::BadDigest(
+            evidence.sha256.chars().take(80).collect(),
+        ));
+    }
+    Ok(attach_record(
+        case,
+        &User::system(),
+        evidence,
+        Some(note.to_string()),
+        now,
+    ))
+}
+
+/// Adds `evidence` to the case and builds the upload event, which carries the whole record.
+fn attach_record(
+    case: &Case,
+    user: &User,
+    evidence: Evidence,
+    note: Option<String>,
+    now: DateTime<Utc>,
+) -> (Applied, Evidence) {
     let mut next = case.clone();
     next.evidence_ids.push(evidence.id.clone());
     next.updated_at = now;
@@ -147,7 +195,7 @@ pub fn attach_hashed_evidence(
         &next,
         user,
         AuditAction::EvidenceUploaded,
-        None,
+        note,
         vec![evidence.id.clone()],
         now,
     );
@@ -159,13 +207,13 @@ pub fn attach_hashed_evidence(
             serde_json::to_value(&evidence).unwrap_or(serde_json::Value::Null),
         );
     }
-    Ok((
+    (
         Applied {
             case: next,
             audit: vec![event],
         },
         evidence,
-    ))
+    )
 }
 
 /// Whether `text` is a lowercase-hex SHA-256 digest.

@@ -718,6 +718,19 @@ impl Role {
             Role::Auditor => "auditor",
         }
     }
+
+    /// Inverse of [`Role::as_str`], for role names coming from the API's principals.
+    pub fn from_name(name: &str) -> Option<Role> {
+        [
+            Role::Admin,
+            Role::Dispatcher,
+            Role::Officer,
+            Role::Company,
+            Role::Auditor,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == name)
+    }
 }
 
 impl fmt::Display for Role {

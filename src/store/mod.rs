@@ -32,7 +32,19 @@
 //!   [`Store::apply_retention`] drops old track data (also run hourly by the writer when
 //!   [`StoreConfig::retention_days`] is set).
 //! - Violations, in [`violations`]: [`Store::upsert_violation`], [`Store::violation`],
-//!   [`Store::list_violations`].
+//!   [`Store::list_violations`], [`Store::violations_of_case`],
+//!   [`Store::uncased_open_violations`], [`Store::violation_points`].
+//! - Cases, in [`cases`] (used by [`crate::cases::service::CaseService`]): every case write
+//!   goes through a [`CaseTx`] from [`Store::begin_case_write`], which holds the audit chain
+//!   head under a lock (PostgreSQL `FOR UPDATE`; SQLite's single writer) so the chain stays
+//!   linear, and seals audit drafts with [`CaseTx::append`]; updates check the case revision
+//!   ([`StoreError::StaleRevision`]). Reads: [`Store::case`], [`Store::list_cases`]
+//!   ([`CaseQuery`]), [`Store::case_evidence`], [`Store::case_events`],
+//!   [`Store::audit_events_after`], [`Store::audit_head`], [`Store::cases_due_by`], officer
+//!   duty, citizen reports.
+//! - Evidence bytes, in [`evidence_files`]: write-once files under `<data dir>/evidence/`
+//!   named by SHA-256 ([`Store::put_evidence_file`], [`Store::read_evidence_file`],
+//!   [`Store::digest_evidence_file`]), for both backends.
 //!
 //! # Schema
 //! - Registry: `companies`, `vehicles`, `terminals` (keyed by phone without leading zeros),
@@ -44,6 +56,11 @@
 //!   `(id, time)`, GiST on a generated `geom` point, btree on `(vehicle_id, time)`; SQLite: id
 //!   as rowid, indexes on `time` and `(vehicle_id, time)`), and `latest_positions`.
 //! - `violations`, one row per episode.
+//! - Cases: `cases` (the case as JSON `body` plus filter columns, `revision`, `next_due_on`),
+//!   `case_seq` (numbers per year), `case_violations` (violation id primary key: one episode,
+//!   one case), `case_officers`, `case_events` (the audit chain; append-only triggers),
+//!   `audit_head` (the chain head kept apart, so truncation is caught), `evidence` (metadata,
+//!   append-only), `case_assignments`, `officer_duties`, `citizen_reports`.
 //!
 //! PostgreSQL stores geometries as `geometry(..., 4326)` with GiST indexes and exchanges them as
 //! WKB; SQLite keeps WKB BLOBs with bounding-box columns and does exact spatial work with `geo`.
@@ -58,7 +75,9 @@
 //! backend only where the SQL really differs (geometry, bulk insert, partitions).
 
 pub mod auth;
+pub mod cases;
 pub(crate) mod codec;
+pub mod evidence_files;
 mod partitions;
 pub mod registry;
 pub mod tracks;
@@ -80,6 +99,7 @@ use sqlx::sqlite::{
 use sqlx::{Postgres, Sqlite};
 
 pub use auth::{ApiToken, User};
+pub use cases::{CaseQuery, CaseTx, CorruptEvent};
 pub use registry::FenceKind;
 pub use tracks::{AreaVisit, RetentionReport, TrackQuery, TrackWriter, TrackWriterConfig};
 pub use violations::ViolationQuery;
@@ -142,6 +162,23 @@ pub enum StoreError {
     /// A track batch failed; every position in it is unconfirmed.
     #[error("track batch not stored: {0}")]
     TrackBatch(Arc<StoreError>),
+    /// An evidence file cannot be written or read.
+    #[error("evidence file {path}: {source}")]
+    EvidenceFile {
+        /// The file or directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A case was changed by someone else since it was read (optimistic concurrency).
+    #[error("case {case_id} was changed concurrently (expected revision {expected})")]
+    StaleRevision {
+        /// The case.
+        case_id: String,
+        /// The revision the update expected to replace.
+        expected: u64,
+    },
 }
 
 impl From<sqlx::Error> for StoreError {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::types::Json;
 
 use super::codec::Ts;
-use super::{MAX_PAGE, Page, Store, StoreError, on_pool};
+use super::{MAX_PAGE, Page, Store, StoreError, Tx, on_pool, on_tx};
 use crate::model::{Violation, ViolationKind, ViolationStatus};
 
 /// Filter and position for a violation list, newest first.
@@ -99,22 +99,53 @@ fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, String), StoreError> {
     Ok((time, id.to_string()))
 }
 
+/// The upsert statement: a closed episode is never reopened by a stale "open" update.
+fn upsert_sql() -> String {
+    format!(
+        "INSERT INTO violations ({VIOLATION_COLUMNS}, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, \
+         vehicle_id = excluded.vehicle_id, phone = excluded.phone, \
+         company_id = excluded.company_id, permit_id = excluded.permit_id, \
+         started_at = excluded.started_at, ended_at = excluded.ended_at, \
+         status = excluded.status, lat = excluded.lat, lon = excluded.lon, \
+         severity = excluded.severity, evidence = excluded.evidence, \
+         updated_at = excluded.updated_at \
+         WHERE violations.status = 'open' OR excluded.status = 'closed'"
+    )
+}
+
+/// [`Store::upsert_violation`] inside a transaction (the case service keeps the episode and
+/// the case it opens in one commit).
+pub(crate) async fn upsert_violation_in(tx: &mut Tx, v: &Violation) -> Result<(), StoreError> {
+    let sql = upsert_sql();
+    on_tx!(tx, |conn, pg| {
+        sqlx::query(&sql)
+            .bind(&v.id)
+            .bind(v.kind.as_str())
+            .bind(&v.vehicle_id)
+            .bind(&v.phone)
+            .bind(&v.company_id)
+            .bind(&v.permit_id)
+            .bind(Ts(v.started_at))
+            .bind(v.ended_at.map(Ts))
+            .bind(v.status.as_str())
+            .bind(v.lat)
+            .bind(v.lon)
+            .bind(i16::from(v.severity))
+            .bind(Json(&v.evidence))
+            .bind(Ts(Utc::now()))
+            .execute(&mut *conn)
+            .await?;
+    });
+    Ok(())
+}
+
 impl Store {
     /// Inserts or updates a violation episode by id. A closed episode is never reopened by a
     /// stale "open" update that arrives after its close.
     pub async fn upsert_violation(&self, v: &Violation) -> Result<(), StoreError> {
-        let sql = format!(
-            "INSERT INTO violations ({VIOLATION_COLUMNS}, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-             ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, \
-             vehicle_id = excluded.vehicle_id, phone = excluded.phone, \
-             company_id = excluded.company_id, permit_id = excluded.permit_id, \
-             started_at = excluded.started_at, ended_at = excluded.ended_at, \
-             status = excluded.status, lat = excluded.lat, lon = excluded.lon, \
-             severity = excluded.severity, evidence = excluded.evidence, \
-             updated_at = excluded.updated_at \
-             WHERE violations.status = 'open' OR excluded.status = 'closed'"
-        );
+        let sql = upsert_sql();
         on_pool!(self, |pool, pg| {
             sqlx::query(&sql)
                 .bind(&v.id)
@@ -135,6 +166,63 @@ impl Store {
                 .await?;
         });
         Ok(())
+    }
+
+    /// The violations linked to a case, oldest start first.
+    pub async fn violations_of_case(&self, case_id: &str) -> Result<Vec<Violation>, StoreError> {
+        let sql = format!(
+            "SELECT {VIOLATION_COLUMNS} FROM violations WHERE id IN \
+             (SELECT violation_id FROM case_violations WHERE case_id = $1) \
+             ORDER BY started_at, id"
+        );
+        let rows: Vec<ViolationRow> = on_pool!(self, |pool, pg| {
+            sqlx::query_as(&sql).bind(case_id).fetch_all(pool).await?
+        });
+        rows.into_iter().map(Violation::try_from).collect()
+    }
+
+    /// Open episodes of `kind` that started at or before `started_by` and are linked to no
+    /// case: what the case policy re-judges periodically (a silent terminal sends no updates).
+    pub async fn uncased_open_violations(
+        &self,
+        kind: ViolationKind,
+        started_by: DateTime<Utc>,
+    ) -> Result<Vec<Violation>, StoreError> {
+        let sql = format!(
+            "SELECT {VIOLATION_COLUMNS} FROM violations WHERE kind = $1 AND status = 'open' \
+             AND started_at <= $2 AND NOT EXISTS \
+             (SELECT 1 FROM case_violations cv WHERE cv.violation_id = violations.id) \
+             ORDER BY started_at, id"
+        );
+        let rows: Vec<ViolationRow> = on_pool!(self, |pool, pg| {
+            sqlx::query_as(&sql)
+                .bind(kind.as_str())
+                .bind(Ts(started_by))
+                .fetch_all(pool)
+                .await?
+        });
+        rows.into_iter().map(Violation::try_from).collect()
+    }
+
+    /// Start locations `(lat, lon)` of the episodes that started in `[from, to)` (either bound
+    /// open), optionally of one company: what hot spots count.
+    pub async fn violation_points(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+        company_id: Option<&str>,
+    ) -> Result<Vec<(f64, f64)>, StoreError> {
+        let sql = "SELECT lat, lon FROM violations WHERE ($1 IS NULL OR started_at >= $1) \
+             AND ($2 IS NULL OR started_at < $2) AND ($3 IS NULL OR company_id = $3)";
+        let rows: Vec<(f64, f64)> = on_pool!(self, |pool, pg| {
+            sqlx::query_as(sql)
+                .bind(from.map(Ts))
+                .bind(to.map(Ts))
+                .bind(company_id)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok(rows)
     }
 
     /// A violation by id.
