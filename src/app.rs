@@ -16,10 +16,11 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::bus::{InProcessBus, LiveHub};
+use crate::cases::CaseSettings;
+use crate::cases::service::CaseService;
 use crate::engine::{Engine, EngineConfig, EngineEvent, EngineRunner};
 use crate::ingest::sensors::SensorProfiles;
 use crate::ingest::{Gateway, GatewayConfig, SessionRegistry, SharedDirectory};
-use crate::model::Violation;
 use crate::store::{Store, StoreConfig, StoreError, TrackWriterConfig};
 
 /// Everything `serve` needs to know.
@@ -41,6 +42,8 @@ pub struct ServeConfig {
     pub sensor_profiles: SensorProfiles,
     /// Admin API token to seed; a random one is generated and printed when absent.
     pub admin_token: Option<String>,
+    /// Case policy, deadlines, numbering and dispatch settings.
+    pub cases: CaseSettings,
 }
 
 impl ServeConfig {
@@ -56,6 +59,7 @@ impl ServeConfig {
             engine_shards: 2,
             sensor_profiles: SensorProfiles::default(),
             admin_token: None,
+            cases: CaseSettings::default(),
         }
     }
 }
@@ -90,6 +94,8 @@ pub struct Running {
     pub sessions: SessionRegistry,
     /// Notify after changing the registry in the store: the engine and the gateway reload it.
     pub registry_changed: Arc<Notify>,
+    /// The case service.
+    pub cases: CaseService,
     /// Cancel to shut down.
     shutdown: CancellationToken,
     /// Completes when everything has stopped.
@@ -169,7 +175,11 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     })?;
 
     let shutdown = CancellationToken::new();
+    // Cancelled only if recording the engine's last findings hangs at shutdown (storage down).
+    let drain = CancellationToken::new();
     let registry_changed = Arc::new(Notify::new());
+    let cases = CaseService::new(store.clone(), config.cases.clone());
+    let case_ticker = cases.spawn_ticker(Duration::from_secs(60), shutdown.clone());
 
     // Registry reloads: a fence change reaches the engine and the gateway at once.
     let reloader = tokio::spawn(reload_registry(
@@ -179,8 +189,14 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         registry_changed.clone(),
         shutdown.clone(),
     ));
-    // Engine events: record violations, feed the live stream.
-    let recorder = tokio::spawn(record_events(store.clone(), live.clone(), events_rx));
+    // Engine events: violations into the case service (which stores them), the live stream.
+    let recorder = tokio::spawn(record_events(
+        store.clone(),
+        cases.clone(),
+        live.clone(),
+        events_rx,
+        drain.clone(),
+    ));
 
     let gateway_shutdown = gateway.shutdown_token();
     let gateway_task = tokio::spawn(async move { gateway.serve(jt808).await });
@@ -203,7 +219,16 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         // The gateway is gone: no more publishers. Dropping the bus closes the engine inputs.
         drop(bus);
         runner.shutdown().await;
-        let _ = recorder.await;
+        let mut recorder = recorder;
+        if tokio::time::timeout(Duration::from_secs(30), &mut recorder)
+            .await
+            .is_err()
+        {
+            tracing::error!("Engine findings could not all be recorded before shutdown.");
+            drain.cancel();
+            let _ = recorder.await;
+        }
+        let _ = case_ticker.await;
         let _ = http_task.await;
         reloader.abort();
         store.close().await;
@@ -217,6 +242,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         live,
         sessions,
         registry_changed,
+        cases,
         shutdown,
         done,
     })
@@ -246,14 +272,23 @@ async fn reload_registry(
     }
 }
 
-/// Records what the engine finds: violations into the store (retried until stored, since the
-/// evidence must not be lost) and onto the live stream.
-async fn record_events(store: Store, live: LiveHub, mut events: mpsc::Receiver<EngineEvent>) {
+/// Records what the engine finds: violations go to the case service (which stores the episode,
+/// opens or joins a case, retrying until stored since the evidence must not be lost) and onto
+/// the live stream; trips into the store.
+async fn record_events(
+    store: Store,
+    cases: CaseService,
+    live: LiveHub,
+    mut events: mpsc::Receiver<EngineEvent>,
+    drain: CancellationToken,
+) {
     while let Some(event) = events.recv().await {
         match event {
             EngineEvent::Violation(event) => {
                 live.publish_violation(&event.violation);
-                store_violation(&store, &event.violation).await;
+                if cases.record_violation(&event.violation, &drain).await.is_none() {
+                    tracing::error!(id = %event.violation.id, "Violation not recorded.");
+                }
             }
             EngineEvent::Trip(trip) => {
                 if let Err(error) = store.upsert_trip(&trip).await {
@@ -261,20 +296,6 @@ async fn record_events(store: Store, live: LiveHub, mut events: mpsc::Receiver<E
                 }
             }
             EngineEvent::Classified(_) => {}
-        }
-    }
-}
-
-async fn store_violation(store: &Store, violation: &Violation) {
-    let mut delay = Duration::from_millis(100);
-    loop {
-        match store.upsert_violation(violation).await {
-            Ok(()) => return,
-            Err(error) => {
-                tracing::error!(%error, id = %violation.id, "Violation could not be stored; retrying.");
-                tokio::time::sleep(delay).await;
-                delay = (delay * 2).min(Duration::from_secs(10));
-            }
         }
     }
 }
