@@ -286,7 +286,11 @@ async fn record_events(
         match event {
             EngineEvent::Violation(event) => {
                 live.publish_violation(&event.violation);
-                if cases.record_violation(&event.violation, &drain).await.is_none() {
+                if cases
+                    .record_violation(&event.violation, &drain)
+                    .await
+                    .is_none()
+                {
                     tracing::error!(id = %event.violation.id, "Violation not recorded.");
                 }
             }

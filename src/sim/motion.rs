@@ -173,9 +173,56 @@ impl TruckMotion {
         motion
     }
 
-    /// Adds a rule-breaking behaviour.
+    /// Adds a rule-breaking behaviour. A truck that is to enter a zone starts its trip at the
+    /// point of its route nearest that zone, so the detour is short.
     pub fn add_behaviour(&mut self, behaviour: Behaviour) {
+        if let Behaviour::EnterZone { lon, lat, .. } = &behaviour
+            && let Plan::Permit {
+                path, cumulative, ..
+            } = &self.plan
+        {
+            let zone = Point::new(*lon, *lat);
+            let nearest = path
+                .iter()
+                .zip(cumulative)
+                .min_by(|a, b| {
+                    Haversine
+                        .distance(*a.0, zone)
+                        .total_cmp(&Haversine.distance(*b.0, zone))
+                })
+                .map(|(_, along)| *along);
+            if let Some(along) = nearest {
+                self.phase = Phase::Outbound;
+                self.progress_m = along;
+                self.actual = self.planned_point().0;
+            }
+        }
         self.behaviours.push(behaviour);
+    }
+
+    /// How close (metres) the truck's planned path comes to a point; `None` without a plan.
+    /// Scenario writers use it to pick a truck for a zone detour.
+    pub fn approach_m(&self, lon: f64, lat: f64) -> Option<f64> {
+        let Plan::Permit { path, .. } = &self.plan else {
+            return None;
+        };
+        let target = Point::new(lon, lat);
+        path.iter()
+            .map(|p| Haversine.distance(*p, target))
+            .min_by(f64::total_cmp)
+    }
+
+    /// Whether a behaviour that makes the truck drive is active or about to start (such a
+    /// truck drives even when its permit's window is closed: that is part of the breach).
+    fn driving_behaviour(&self, within_s: f64) -> bool {
+        self.behaviours.iter().any(|b| {
+            matches!(
+                b,
+                Behaviour::Speeding { .. }
+                    | Behaviour::LeaveRoute { .. }
+                    | Behaviour::EnterZone { .. }
+            ) && (b.active_at(self.elapsed_s) || b.active_at(self.elapsed_s + within_s))
+        })
     }
 
     /// Whether the truck follows a permit plan.
@@ -226,6 +273,7 @@ impl TruckMotion {
 
         let (target, plan_heading, plan_speed) = match &self.plan {
             Plan::RandomWalk => self.walk_target(speed, dt_s, rng),
+            Plan::Parked if self.driving_behaviour(0.0) => self.walk_target(speed, dt_s, rng),
             Plan::Parked => (self.actual, 0.0, 0.0),
             Plan::Permit { .. } => self.advance_plan(speed, dt_s, now, rng),
         };
@@ -239,14 +287,18 @@ impl TruckMotion {
         if let Some(Behaviour::EnterZone { lon, lat, .. }) =
             self.active(|b| matches!(b, Behaviour::EnterZone { .. }))
         {
-            // Circle slowly around a point inside the zone.
+            // Hurry there (a detour), then circle slowly around a point inside the zone.
             let centre = Point::new(*lon, *lat);
             target = Haversine.destination(centre, rng.random_range(0.0..360.0), 60.0);
-            moving_speed = 15.0;
+            moving_speed = if Haversine.distance(self.actual, centre) > 200.0 {
+                50.0
+            } else {
+                15.0
+            };
         }
 
         // Drive toward the target; catch up a little faster than cruising after a detour.
-        let limit = if speeding.is_some() {
+        let limit = if speeding.is_some() || moving_speed > self.cruise_kmh {
             f64::MAX
         } else {
             self.cruise_kmh * 1.15
@@ -311,10 +363,12 @@ impl TruckMotion {
         };
         let total = cumulative.last().copied().unwrap_or(0.0);
         let tod = local_time_of_day(now);
-        let window_open = windows.is_empty() || windows.iter().any(|w| w.contains(tod));
+        let window_open = windows.is_empty()
+            || windows.iter().any(|w| w.contains(tod))
+            || self.driving_behaviour(0.0);
         if !self.started {
             self.started = true;
-            if !window_open {
+            if !window_open && !self.driving_behaviour(60.0) {
                 self.phase = Phase::Loading;
                 self.progress_m = 0.0;
                 self.actual = self.planned_point().0;

@@ -220,6 +220,41 @@ pub enum ScenarioError {
     },
 }
 
+/// The permitted truck whose planned route passes closest to a zone of `kind`, with that
+/// zone's id and the distance in metres: the natural candidate for an `enter_zone` detour.
+pub fn nearest_zone_detour(
+    registry: &Registry,
+    kind: crate::model::ZoneKind,
+) -> Option<(String, String, f64)> {
+    use rand::SeedableRng;
+    let mut rng = rand::rngs::StdRng::seed_from_u64(0);
+    let zones: Vec<(&str, geo::Point<f64>)> = registry
+        .zones
+        .iter()
+        .filter(|z| z.kind == kind)
+        .filter_map(|z| Some((z.id.as_str(), z.geometry.centroid()?)))
+        .collect();
+    registry
+        .vehicles
+        .iter()
+        .filter_map(|vehicle| {
+            let motion = super::motion::TruckMotion::plan(
+                registry,
+                &vehicle.id,
+                super::motion::LIUZHOU_CENTRE,
+                &mut rng,
+            );
+            zones
+                .iter()
+                .filter_map(|(zone, centre)| {
+                    let d = motion.approach_m(centre.x(), centre.y())?;
+                    Some((vehicle.id.clone(), zone.to_string(), d))
+                })
+                .min_by(|a, b| a.2.total_cmp(&b.2))
+        })
+        .min_by(|a, b| a.2.total_cmp(&b.2))
+}
+
 /// A scenario resolved against a registry.
 #[derive(Debug, Clone, Default)]
 pub struct ResolvedScenario {
