@@ -15,6 +15,8 @@ use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::auth::{new_token, seed_admin_token};
+use crate::api::{ApiState, ConsoleConfig};
 use crate::bus::{InProcessBus, LiveHub};
 use crate::cases::CaseSettings;
 use crate::cases::service::CaseService;
@@ -44,6 +46,8 @@ pub struct ServeConfig {
     pub admin_token: Option<String>,
     /// Case policy, deadlines, numbering and dispatch settings.
     pub cases: CaseSettings,
+    /// The console's map settings.
+    pub console: ConsoleConfig,
 }
 
 impl ServeConfig {
@@ -60,6 +64,7 @@ impl ServeConfig {
             sensor_profiles: SensorProfiles::default(),
             admin_token: None,
             cases: CaseSettings::default(),
+            console: ConsoleConfig::default(),
         }
     }
 }
@@ -96,6 +101,8 @@ pub struct Running {
     pub registry_changed: Arc<Notify>,
     /// The case service.
     pub cases: CaseService,
+    /// The admin token generated at start when none was configured (printed once).
+    pub generated_admin_token: Option<String>,
     /// Cancel to shut down.
     shutdown: CancellationToken,
     /// Completes when everything has stopped.
@@ -201,13 +208,34 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     let gateway_shutdown = gateway.shutdown_token();
     let gateway_task = tokio::spawn(async move { gateway.serve(jt808).await });
 
-    // The HTTP server is added by the API; until then the console alone is served.
+    let generated_admin_token = match &config.admin_token {
+        Some(token) => {
+            seed_admin_token(&store, token, "admin (configured)").await?;
+            None
+        }
+        None => {
+            let token = new_token();
+            seed_admin_token(&store, &token, "admin (generated at start)").await?;
+            Some(token)
+        }
+    };
+    let mut api_state = ApiState::new(
+        store.clone(),
+        cases.clone(),
+        live.clone(),
+        sessions.clone(),
+        registry_changed.clone(),
+    );
+    api_state.console = Arc::new(config.console.clone());
     let http_shutdown = shutdown.clone();
     let http_task = tokio::spawn(async move {
-        let app = crate::web::router();
-        let _ = axum::serve(http, app)
-            .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
-            .await;
+        let app = crate::api::app(api_state);
+        let _ = axum::serve(
+            http,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move { http_shutdown.cancelled().await })
+        .await;
     });
 
     let caller_store = store.clone();
@@ -243,6 +271,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         sessions,
         registry_changed,
         cases,
+        generated_admin_token,
         shutdown,
         done,
     })

@@ -16,6 +16,7 @@
 //! - `api`, `web`: the HTTP API and the web console.
 //! - `sim`: the JT/T 808 fleet simulator.
 
+pub mod api;
 pub mod app;
 pub mod bus;
 pub mod cases;

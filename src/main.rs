@@ -112,6 +112,66 @@ struct ServeArgs {
     /// Keep track positions this many days (PostgreSQL drops whole day partitions).
     #[arg(long)]
     retention_days: Option<u32>,
+    /// Console map settings.
+    #[command(flatten)]
+    map: MapArgs,
+}
+
+/// The console's base map.
+#[derive(Debug, Clone, clap::Args)]
+struct MapArgs {
+    /// Tile URL template for the console's base map (`{z}`, `{x}`, `{y}`, `{s}`); none draws
+    /// fences on a plain background (works offline).
+    #[arg(long, env = "HAULWATCH_TILES_URL")]
+    tiles_url: Option<String>,
+    /// Coordinate system the tiles are drawn in: `wgs84` (Tianditu, OSM) or `gcj02` (AMap).
+    #[arg(long, env = "HAULWATCH_TILES_COORD_SYS", default_value = "wgs84", value_parser = ["wgs84", "gcj02"])]
+    tiles_coord_sys: String,
+    /// Attribution shown under the tiles.
+    #[arg(long, env = "HAULWATCH_TILES_ATTRIBUTION", default_value = "")]
+    tiles_attribution: String,
+    /// Subdomains substituted for `{s}`.
+    #[arg(long, env = "HAULWATCH_TILES_SUBDOMAINS")]
+    tiles_subdomains: Option<String>,
+    /// Map centre as `lat,lon` (WGS-84).
+    #[arg(long, env = "HAULWATCH_MAP_CENTER", default_value = "24.326,109.428", value_parser = parse_lat_lon)]
+    map_center: [f64; 2],
+    /// Initial map zoom.
+    #[arg(long, env = "HAULWATCH_MAP_ZOOM", default_value_t = 12, value_parser = clap::value_parser!(u8).range(1..=20))]
+    map_zoom: u8,
+}
+
+impl MapArgs {
+    /// The console settings these options describe.
+    fn console(&self) -> haulwatch::api::ConsoleConfig {
+        haulwatch::api::ConsoleConfig {
+            tiles: self
+                .tiles_url
+                .clone()
+                .map(|url| haulwatch::api::TileConfig {
+                    url,
+                    coord_sys: self.tiles_coord_sys.clone(),
+                    attribution: self.tiles_attribution.clone(),
+                    subdomains: self.tiles_subdomains.clone(),
+                    max_zoom: None,
+                }),
+            center: self.map_center,
+            zoom: self.map_zoom,
+        }
+    }
+}
+
+/// Parses `lat,lon`.
+fn parse_lat_lon(raw: &str) -> Result<[f64; 2], String> {
+    let (lat, lon) = raw
+        .split_once(',')
+        .ok_or_else(|| "expected lat,lon".to_string())?;
+    let lat: f64 = lat.trim().parse().map_err(|e| format!("latitude: {e}"))?;
+    let lon: f64 = lon.trim().parse().map_err(|e| format!("longitude: {e}"))?;
+    if !(-90.0..=90.0).contains(&lat) || !(-180.0..=180.0).contains(&lon) {
+        return Err("latitude must be within -90..90 and longitude within -180..180".into());
+    }
+    Ok([lat, lon])
 }
 
 /// Options of `simulate`.
@@ -326,6 +386,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     config.jt808_listen = args.jt808_listen;
     config.http_listen = args.http_listen;
     config.admin_token = args.admin_token;
+    config.console = args.map.console();
     config.engine_shards = args.engine_shards;
     config.gateway.max_connections = args.max_connections;
     config.gateway.idle_timeout = std::time::Duration::from_secs(args.heartbeat_secs.max(1) * 3);
@@ -340,6 +401,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
         "haulwatch serving: JT/T 808 on {}, console and API on http://{}",
         running.jt808_addr, running.http_addr
     );
+    if let Some(token) = &running.generated_admin_token {
+        println!(
+            "Admin API token (shown once; set HAULWATCH_ADMIN_TOKEN to choose your own): {token}"
+        );
+    }
     wait_for_signal().await;
     tracing::info!("Shutting down: finishing in-flight positions.");
     running.stop().await;
