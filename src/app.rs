@@ -144,6 +144,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
 
     let writer = store.track_writer(TrackWriterConfig::default())?;
     let live = LiveHub::new(8192);
+    seed_live(&store, &live).await?;
     let bus = Arc::new(InProcessBus::new(
         Arc::new(writer),
         live.clone(),
@@ -275,6 +276,29 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         shutdown,
         done,
     })
+}
+
+/// Fills the live stream with what the store knows (latest positions, open violations), so
+/// map clients see every truck at once after a restart.
+async fn seed_live(store: &Store, live: &LiveHub) -> Result<(), StoreError> {
+    for position in store.latest_positions().await? {
+        live.publish_position(&position);
+    }
+    let mut query = crate::store::ViolationQuery {
+        status: Some(crate::model::ViolationStatus::Open),
+        limit: crate::store::MAX_PAGE,
+        ..Default::default()
+    };
+    loop {
+        let page = store.list_violations(&query).await?;
+        for violation in &page.items {
+            live.publish_violation(violation);
+        }
+        match page.next_cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => return Ok(()),
+        }
+    }
 }
 
 /// Reloads the registry into the engine and the gateway's directory whenever notified.

@@ -118,6 +118,16 @@ impl LiveHub {
         events
     }
 
+    /// Vehicles with an open violation episode.
+    pub fn vehicles_in_violation(&self) -> std::collections::HashSet<String> {
+        self.inner
+            .open_violations
+            .read()
+            .values()
+            .filter_map(|v| v.vehicle_id.clone())
+            .collect()
+    }
+
     /// The latest position of one vehicle.
     pub fn latest(&self, vehicle_id: &str) -> Option<Arc<Position>> {
         self.inner.latest.read().get(vehicle_id).cloned()
@@ -148,16 +158,22 @@ impl LiveSubscription {
     /// events (plus whatever else is already queued, so slow writers send fewer, larger
     /// messages). `None` once the hub is gone.
     pub async fn next_batch(&mut self) -> Option<Vec<LiveEvent>> {
+        self.next().await.map(LiveBatch::into_events)
+    }
+
+    /// Like [`LiveSubscription::next_batch`], saying whether the batch is a snapshot (which
+    /// replaces what the client shows) or new events.
+    pub async fn next(&mut self) -> Option<LiveBatch> {
         if self.needs_snapshot {
             self.needs_snapshot = false;
             self.receiver = self.receiver.resubscribe();
-            return Some(self.hub.snapshot());
+            return Some(LiveBatch::Snapshot(self.hub.snapshot()));
         }
         let first = match self.receiver.recv().await {
             Ok(event) => event,
             Err(broadcast::error::RecvError::Lagged(_)) => {
                 self.receiver = self.receiver.resubscribe();
-                return Some(self.hub.snapshot());
+                return Some(LiveBatch::Snapshot(self.hub.snapshot()));
             }
             Err(broadcast::error::RecvError::Closed) => return None,
         };
@@ -167,12 +183,31 @@ impl LiveSubscription {
                 Ok(event) => batch.push(event),
                 Err(broadcast::error::TryRecvError::Lagged(_)) => {
                     self.receiver = self.receiver.resubscribe();
-                    return Some(self.hub.snapshot());
+                    return Some(LiveBatch::Snapshot(self.hub.snapshot()));
                 }
                 Err(_) => break,
             }
         }
-        Some(batch)
+        Some(LiveBatch::Events(batch))
+    }
+}
+
+/// What a subscriber gets next.
+#[derive(Debug, Clone)]
+pub enum LiveBatch {
+    /// The latest position of every vehicle and every open violation (at start, and after the
+    /// subscriber fell behind: coalesced).
+    Snapshot(Vec<LiveEvent>),
+    /// Events since the previous batch, in order.
+    Events(Vec<LiveEvent>),
+}
+
+impl LiveBatch {
+    /// The events, whichever kind of batch.
+    pub fn into_events(self) -> Vec<LiveEvent> {
+        match self {
+            LiveBatch::Snapshot(events) | LiveBatch::Events(events) => events,
+        }
     }
 }
 

@@ -15,7 +15,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 pub use inprocess::InProcessBus;
-pub use live::{LiveEvent, LiveHub, LiveSubscription};
+pub use live::{LiveBatch, LiveEvent, LiveHub, LiveSubscription};
 
 use crate::model::Position;
 
