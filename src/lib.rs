@@ -21,6 +21,7 @@ pub mod app;
 pub mod bus;
 pub mod cases;
 pub mod decode;
+pub mod demo;
 pub mod engine;
 pub mod import;
 pub mod ingest;

@@ -59,6 +59,41 @@ enum Command {
     Serve(ServeArgs),
     /// Run a simulated JT/T 808 fleet against a server over TCP.
     Simulate(SimulateArgs),
+    /// The whole platform in one process, nothing to install: the Liuzhou sample city in a
+    /// fresh embedded store, the console and API, and 200 simulated trucks (a few breaking
+    /// rules, so cases open within a minute).
+    Demo(DemoArgs),
+}
+
+/// Options of `demo`.
+#[derive(Debug, clap::Args)]
+struct DemoArgs {
+    /// Data directory (must be new or empty); default `data/demo-<UTC time>`.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// HTTP listen address (console and API).
+    #[arg(long, env = "HAULWATCH_HTTP_LISTEN", default_value = "127.0.0.1:8080")]
+    http_listen: std::net::SocketAddr,
+    /// JT/T 808 listen address for the simulated trucks.
+    #[arg(long, default_value = "127.0.0.1:6808")]
+    jt808_listen: std::net::SocketAddr,
+    /// Password of every demo login.
+    #[arg(
+        long,
+        env = "HAULWATCH_DEMO_PASSWORD",
+        default_value = "haulwatch",
+        hide_env_values = true
+    )]
+    password: String,
+    /// Simulated trucks.
+    #[arg(long, default_value_t = 200)]
+    trucks: usize,
+    /// Seconds between a truck's reports.
+    #[arg(long, default_value_t = 5)]
+    report_interval_secs: u64,
+    /// Console map settings.
+    #[command(flatten)]
+    map: MapArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -308,6 +343,7 @@ fn main() -> anyhow::Result<ExitCode> {
             }
         }),
         Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Demo(args) => runtime.block_on(demo(args)),
         Command::Simulate(args) => runtime.block_on(simulate(args)),
         Command::Audit {
             command: AuditCommand::Verify { store },
@@ -409,6 +445,47 @@ async fn serve(args: ServeArgs) -> anyhow::Result<ExitCode> {
     wait_for_signal().await;
     tracing::info!("Shutting down: finishing in-flight positions.");
     running.stop().await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `haulwatch demo`: runs until Ctrl-C or SIGTERM.
+async fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    haulwatch::telemetry::init_tracing();
+    let _ = haulwatch::telemetry::prometheus();
+    let mut config = haulwatch::demo::DemoConfig::new(args.password.clone());
+    if let Some(dir) = args.data_dir {
+        config.data_dir = dir;
+    }
+    config.http_listen = args.http_listen;
+    config.jt808_listen = args.jt808_listen;
+    config.trucks = args.trucks;
+    config.report_interval = std::time::Duration::from_secs(args.report_interval_secs.max(1));
+    config.console = args.map.console();
+    let demo = haulwatch::demo::start(config).await?;
+    println!();
+    println!("haulwatch demo is running.");
+    println!("  Console:   {}", demo.console_url);
+    for login in &demo.logins {
+        println!(
+            "  Login:     {:<10} user {:<12} password {}",
+            login.role, login.username, args.password
+        );
+    }
+    println!("  Data:      {}", demo.data_dir.display());
+    println!(
+        "  JT/T 808:  {} ({} simulated trucks)",
+        demo.running.jt808_addr, args.trucks
+    );
+    println!("  Rule breakers (cases open within a minute):");
+    for (who, what) in &demo.rule_breakers {
+        println!("    {who}: {what}");
+    }
+    if let Some(token) = &demo.running.generated_admin_token {
+        println!("  Admin API token: {token}");
+    }
+    println!("Press Ctrl-C to stop.");
+    wait_for_signal().await;
+    demo.stop().await;
     Ok(ExitCode::SUCCESS)
 }
 

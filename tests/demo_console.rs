@@ -1,0 +1,110 @@
+//! `haulwatch demo` end to end in a real browser: the demo runs in this process on free ports
+//! (fresh data directory, sample city, 200 simulated trucks, a few rule breakers) and the
+//! console tests in `tests/browser/e2e/` drive headless Chromium against it: one marker per
+//! connected truck, a violation case with its evidence track, a company login that sees only
+//! its own trucks, and filing a case. Screenshots land in `target/screenshots/e2e-*.png`.
+//!
+//! Needs `/usr/bin/chromium` and `tests/browser/node_modules` (`source scripts/services &&
+//! ensure_chromium`; `scripts/test` does it). Fails, not skips, without them.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use haulwatch::demo::{DemoConfig, DemoLogin};
+
+const PASSWORD: &str = "e2e-demo-password";
+
+fn browser_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
+}
+
+fn login<'a>(logins: &'a [DemoLogin], role: &str) -> anyhow::Result<&'a str> {
+    logins
+        .iter()
+        .find(|l| l.role == role)
+        .map(|l| l.username.as_str())
+        .with_context(|| format!("the demo prints no {role} login"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_console_in_headless_chromium() -> anyhow::Result<()> {
+    let chromium =
+        std::env::var("HAULWATCH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+    if !Path::new(&chromium).exists() {
+        bail!(
+            "Chromium not found at {chromium}: run `source scripts/services && ensure_chromium` \
+             (Debian packages chromium, chromium-driver)"
+        );
+    }
+    if !browser_dir()
+        .join("node_modules/playwright-core/package.json")
+        .exists()
+    {
+        bail!(
+            "playwright-core is not installed in tests/browser/node_modules: run \
+             `source scripts/services && ensure_chromium` (npm ci in tests/browser)"
+        );
+    }
+
+    let data = tempfile::tempdir()?;
+    let mut config = DemoConfig::new(PASSWORD.to_string());
+    config.data_dir = data.path().join("demo");
+    config.http_listen = "127.0.0.1:0".parse()?;
+    config.jt808_listen = "127.0.0.1:0".parse()?;
+    let demo = haulwatch::demo::start(config).await?;
+    let base = demo.console_url.trim_end_matches('/').to_string();
+
+    let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .context("target dir")?
+        .join("screenshots");
+    let run = tokio::process::Command::new("node")
+        .args([
+            "--test",
+            "--test-reporter=spec",
+            "--test-concurrency=1",
+            "e2e/",
+        ])
+        .current_dir(browser_dir())
+        .env("HAULWATCH_URL", &base)
+        .env("HAULWATCH_CHROMIUM", &chromium)
+        .env("HAULWATCH_SCREENSHOTS", &screenshots)
+        .env(
+            "HAULWATCH_DISPATCHER_USER",
+            login(&demo.logins, "dispatcher")?,
+        )
+        .env("HAULWATCH_DISPATCHER_PASSWORD", PASSWORD)
+        .env("HAULWATCH_OFFICER_USER", login(&demo.logins, "officer")?)
+        .env("HAULWATCH_OFFICER_PASSWORD", PASSWORD)
+        .env("HAULWATCH_COMPANY_USER", login(&demo.logins, "company")?)
+        .env("HAULWATCH_COMPANY_PASSWORD", PASSWORD)
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(600), run)
+        .await
+        .context("browser tests took longer than 600 s")?
+        .context("cannot run node (Node.js 20 is needed for the browser tests)")?;
+    demo.stop().await;
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    println!("{stdout}");
+    eprintln!("{stderr}");
+    if !output.status.success() {
+        bail!(
+            "browser tests against the demo failed ({}):\n{stdout}\n{stderr}",
+            output.status
+        );
+    }
+    let shots: Vec<_> = std::fs::read_dir(&screenshots)?
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("e2e-"))
+        .collect();
+    assert!(
+        shots.len() >= 4,
+        "expected a screenshot of each page, found {}",
+        shots.len()
+    );
+    Ok(())
+}
