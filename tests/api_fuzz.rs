@@ -146,7 +146,11 @@ async fn no_input_produces_a_server_error() {
         .await;
     assert_eq!(status, StatusCode::OK);
     let routes = routes(&doc);
-    assert!(routes.len() > 20, "the document lists {} routes", routes.len());
+    assert!(
+        routes.len() > 20,
+        "the document lists {} routes",
+        routes.len()
+    );
 
     let strategy = (
         0..routes.len(),
@@ -174,10 +178,7 @@ async fn no_input_produces_a_server_error() {
     // Every route at least once, then random ones.
     let mut generated: Vec<Case> = Vec::new();
     for i in 0..cases as usize {
-        let mut case = strategy
-            .new_tree(&mut runner)
-            .expect("generate")
-            .current();
+        let mut case = strategy.new_tree(&mut runner).expect("generate").current();
         if i < routes.len() {
             case.route = i;
         }
