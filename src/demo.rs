@@ -327,12 +327,15 @@ async fn put_officers_on_duty(running: &Running) -> Result<(), DemoError> {
     Ok(())
 }
 
+/// The scenario, its rule breakers `(who, what)`, and the officer login to print.
+type DemoScenario = (Scenario, Vec<(String, String)>, String);
+
 /// The demo's rule breakers, all within the first minute: a route deviation, a zone entered
 /// when it is closed (the night-only city core by day, a school zone at night), speeding, a
 /// loaded stop with the tipper raised outside any disposal ground, and an unregistered
 /// terminal. Also names the officer whose district holds the zone, who is dispatched to that
 /// case (the demo's officer login, so it has work at once).
-fn scenario(registry: &Registry) -> Result<(Scenario, Vec<(String, String)>, String), DemoError> {
+fn scenario(registry: &Registry) -> Result<DemoScenario, DemoError> {
     let shanghai_hour = (Utc::now() + chrono::Duration::hours(8)).hour();
     let by_day = (6..22).contains(&shanghai_hour);
     let zone_kind = if by_day {

@@ -157,11 +157,14 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
     }
 }
 
+/// A verified token: its caller, its expiry, and when it was verified.
+type CachedToken = (Caller, Option<DateTime<Utc>>, Instant);
+
 /// Token cache and login limiter, shared by all requests.
 #[derive(Debug, Default)]
 pub struct AuthState {
     /// Recently verified tokens by hash.
-    cache: Mutex<HashMap<String, (Caller, Option<DateTime<Utc>>, Instant)>>,
+    cache: Mutex<HashMap<String, CachedToken>>,
     /// Recent login attempts by key (`ip:...`, `user:...`).
     attempts: Mutex<HashMap<String, VecDeque<Instant>>>,
 }

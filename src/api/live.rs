@@ -388,7 +388,7 @@ async fn render(
                 .filter(|v| !known.contains(&v.id) && v.status == ViolationStatus::Closed)
                 .map(Arc::new),
         );
-        violations.sort_by(|a, b| b.started_at.cmp(&a.started_at));
+        violations.sort_by_key(|v| std::cmp::Reverse(v.started_at));
         violations.truncate(SNAPSHOT_VIOLATIONS as usize);
     }
     let mut out = Vec::new();
