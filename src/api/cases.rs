@@ -46,9 +46,10 @@ pub(super) fn routes() -> OpenApiRouter<ApiState> {
         .routes(routes!(case_detail))
         .routes(routes!(transition))
         .routes(routes!(assign))
-        .routes(routes!(upload_evidence).layer(axum::extract::DefaultBodyLimit::max(
-            super::EVIDENCE_LIMIT,
-        )))
+        .routes(
+            routes!(upload_evidence)
+                .layer(axum::extract::DefaultBodyLimit::max(super::EVIDENCE_LIMIT)),
+        )
         .routes(routes!(download_evidence))
         .routes(routes!(document))
 }
@@ -499,10 +500,7 @@ async fn list_cases(
         cursor: check_cursor(q.cursor)?,
         limit: check_limit(q.limit)?,
     };
-    let (items, next) = state
-        .cases
-        .list_cases(&caller.principal(), filter)
-        .await?;
+    let (items, next) = state.cases.list_cases(&caller.principal(), filter).await?;
     let mut plates = PlateCache::new(&state.store);
     let mut out = Vec::with_capacity(items.len());
     for CaseListItem {
@@ -575,8 +573,8 @@ fn detail_response(detail: CaseDetail) -> CaseDetailResponse {
         assignments,
         deadlines,
     } = detail;
-    let overdue = case.status.is_active()
-        && deadlines.iter().any(|d| d.state == ClockState::Overdue);
+    let overdue =
+        case.status.is_active() && deadlines.iter().any(|d| d.state == ClockState::Overdue);
     let item = CaseItem::new(&case, vehicle_plate, &deadlines, overdue);
     let assignments: Vec<Value> = assignments
         .iter()
@@ -663,12 +661,18 @@ fn transition_item(case: &Case, action: &AvailableAction) -> TransitionItem {
 
 /// The body fields (besides `note`) a step reads; the console renders an input per name.
 fn needs(case: &Case, action: &AvailableAction) -> Vec<&'static str> {
-    let has_basis = case.legal_basis.as_ref().is_some_and(LegalBasis::is_complete);
+    let has_basis = case
+        .legal_basis
+        .as_ref()
+        .is_some_and(LegalBasis::is_complete);
     match action.action {
         ActionKind::Reject => vec!["reason"],
         ActionKind::Refer => vec!["agency"],
         ActionKind::StartInvestigation => {
-            if matches!(action.blocked_by, Some(GuardFailure::NeedTwoOfficers { .. })) {
+            if matches!(
+                action.blocked_by,
+                Some(GuardFailure::NeedTwoOfficers { .. })
+            ) {
                 vec!["officers"]
             } else {
                 vec![]
@@ -758,7 +762,10 @@ async fn create_case(
     check_lat_lon(body.lat, body.lon)?;
     let description = body.description.trim();
     if description.is_empty() {
-        return Err(ApiError::invalid("description", "a description is required"));
+        return Err(ApiError::invalid(
+            "description",
+            "a description is required",
+        ));
     }
     if description.chars().count() > MAX_TEXT {
         return Err(ApiError::invalid(
@@ -820,7 +827,10 @@ async fn create_case(
 fn clock_statuses(state: &ApiState, case: &Case) -> Vec<ClockStatus> {
     let now = state.cases.now();
     let settings = &state.cases.settings().deadlines;
-    case.clocks.iter().map(|c| c.status(settings, now)).collect()
+    case.clocks
+        .iter()
+        .map(|c| c.status(settings, now))
+        .collect()
 }
 
 /// A case after a change, as the list shows it.
@@ -927,7 +937,10 @@ async fn transition(
     let to = CaseStatus::from_name(&body.to)
         .ok_or_else(|| ApiError::invalid("to", format!("unknown status {:?}", body.to)))?;
     if body.note.chars().count() > MAX_TEXT {
-        return Err(ApiError::invalid("note", format!("at most {MAX_TEXT} characters")));
+        return Err(ApiError::invalid(
+            "note",
+            format!("at most {MAX_TEXT} characters"),
+        ));
     }
     let case = state.cases.case(&principal, &id).await?;
     let kind = pick_action(&case, to, body.action.as_deref())?;
@@ -1018,7 +1031,10 @@ fn required_text(field: &str, value: &Option<String>) -> ApiResult<String> {
     match value.as_deref().map(str::trim) {
         Some(v) if !v.is_empty() => {
             if v.chars().count() > MAX_TEXT {
-                Err(ApiError::invalid(field, format!("at most {MAX_TEXT} characters")))
+                Err(ApiError::invalid(
+                    field,
+                    format!("at most {MAX_TEXT} characters"),
+                ))
             } else {
                 Ok(v.to_string())
             }
@@ -1247,7 +1263,10 @@ async fn assign(
 ) -> ApiResult<Json<CaseItem>> {
     check_id("id", &id)?;
     if body.officer_ids.is_empty() {
-        return Err(ApiError::invalid("officer_ids", "name at least one officer"));
+        return Err(ApiError::invalid(
+            "officer_ids",
+            "name at least one officer",
+        ));
     }
     for officer in &body.officer_ids {
         check_id("officer_ids", officer)?;
@@ -1256,7 +1275,10 @@ async fn assign(
         return Err(ApiError::invalid("reason", "a reason is required"));
     }
     if body.reason.chars().count() > MAX_TEXT {
-        return Err(ApiError::invalid("reason", format!("at most {MAX_TEXT} characters")));
+        return Err(ApiError::invalid(
+            "reason",
+            format!("at most {MAX_TEXT} characters"),
+        ));
     }
     let case = state
         .cases
@@ -1477,7 +1499,9 @@ async fn document(
             ),
             (
                 header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; img-src data:"),
+                HeaderValue::from_static(
+                    "default-src 'none'; style-src 'unsafe-inline'; img-src data:",
+                ),
             ),
         ],
         html,
@@ -1502,7 +1526,10 @@ mod tests {
         for kind in DocumentKind::ALL {
             assert_eq!(parse_document(document_name(kind)), Some(kind));
         }
-        assert_eq!(parse_evidence_kind("track"), Some(EvidenceKind::TrackExtract));
+        assert_eq!(
+            parse_evidence_kind("track"),
+            Some(EvidenceKind::TrackExtract)
+        );
         assert_eq!(evidence_kind_name(EvidenceKind::TrackExtract), "track");
         assert_eq!(evidence_kind_name(EvidenceKind::Photo), "photo");
         assert_eq!(parse_evidence_kind("selfie"), None);
@@ -1523,12 +1550,18 @@ mod tests {
     fn dispositions_are_valid_headers() {
         let v = content_disposition("现场照片 1.jpg");
         let text = v.to_str().expect("ascii");
-        assert!(text.starts_with("attachment; filename=\"____ 1.jpg\""), "{text}");
+        assert!(
+            text.starts_with("attachment; filename=\"____ 1.jpg\""),
+            "{text}"
+        );
         assert!(text.contains("filename*=UTF-8''%E7%8E%B0"), "{text}");
         assert_eq!(
             safe_media_type("text/html"),
             HeaderValue::from_static("application/octet-stream")
         );
-        assert_eq!(safe_media_type("image/jpeg"), HeaderValue::from_static("image/jpeg"));
+        assert_eq!(
+            safe_media_type("image/jpeg"),
+            HeaderValue::from_static("image/jpeg")
+        );
     }
 }

@@ -232,12 +232,19 @@ async fn build_report(
     }
 
     let first = local_date(from);
-    let last = local_date(to.checked_sub_signed(chrono::Duration::microseconds(1)).unwrap_or(to)).max(first);
+    let last = local_date(
+        to.checked_sub_signed(chrono::Duration::microseconds(1))
+            .unwrap_or(to),
+    )
+    .max(first);
     let by_day = first
         .iter_days()
         .take_while(|d| *d <= last)
         .map(|date| {
-            let active_today = active.range((date, String::new())..).take_while(|(d, _)| *d == date).count();
+            let active_today = active
+                .range((date, String::new())..)
+                .take_while(|(d, _)| *d == date)
+                .count();
             let violating_today = violating
                 .range((date, String::new())..)
                 .take_while(|(d, _)| *d == date)
@@ -320,7 +327,11 @@ fn csv_response(report: &ComplianceReport) -> ApiResult<Response> {
         report
             .company_id
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            })
             .collect::<String>(),
         local_date(report.from).format("%Y%m%d"),
         local_date(report.to).format("%Y%m%d"),

@@ -211,7 +211,11 @@ async fn district_zones(store: &Store) -> ApiResult<Vec<Zone>> {
                 limit: crate::store::MAX_PAGE,
             })
             .await?;
-        zones.extend(page.items.into_iter().filter(|z| z.kind == ZoneKind::District));
+        zones.extend(
+            page.items
+                .into_iter()
+                .filter(|z| z.kind == ZoneKind::District),
+        );
         match page.next_cursor {
             Some(next) => cursor = Some(next),
             None => break,
