@@ -80,6 +80,7 @@ pub(crate) mod codec;
 pub mod evidence_files;
 mod partitions;
 pub mod registry;
+pub mod stats;
 pub mod tracks;
 pub mod trips;
 pub mod violations;

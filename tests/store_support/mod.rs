@@ -142,7 +142,9 @@ pub async fn postgres() -> TestStore {
 /// A new PostgreSQL store in a schema of its own, with configuration changes.
 pub async fn postgres_with(change: impl FnOnce(&mut StoreConfig)) -> TestStore {
     let (schema, url) = pg_schema().await;
-    let mut config = StoreConfig::new(Some(url.clone()), "./unused");
+    // Evidence files live under the data directory on both backends.
+    let dir = tempfile::tempdir().expect("temporary data directory");
+    let mut config = StoreConfig::new(Some(url.clone()), dir.path());
     change(&mut config);
     let store = match Store::open(config.clone()).await {
         Ok(store) => store,
@@ -154,7 +156,7 @@ pub async fn postgres_with(change: impl FnOnce(&mut StoreConfig)) -> TestStore {
     TestStore {
         store,
         config,
-        dir: None,
+        dir: Some(dir),
         schema: Some(schema),
     }
 }
