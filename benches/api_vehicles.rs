@@ -25,7 +25,7 @@ const COMPANIES: usize = 200;
 const TOKEN: &str = "hw_bench_admin_token";
 
 /// A store with the fleet and its latest positions, served on a local socket.
-async fn serve(dir: &std::path::Path) -> String {
+async fn serve(dir: &std::path::Path) -> (String, Store) {
     let store = Store::open(StoreConfig::new(None, dir))
         .await
         .expect("store opens");
@@ -110,7 +110,7 @@ async fn serve(dir: &std::path::Path) -> String {
         .expect("token");
     let cases = CaseService::new(store.clone(), CaseSettings::default());
     let state = ApiState::new(
-        store,
+        store.clone(),
         cases,
         LiveHub::new(1024),
         SessionRegistry::default(),
@@ -123,7 +123,7 @@ async fn serve(dir: &std::path::Path) -> String {
     tokio::spawn(async move {
         let _ = axum::serve(listener, app(state)).await;
     });
-    base
+    (base, store)
 }
 
 /// Lists every vehicle, following `next`; returns how many came back.
@@ -156,7 +156,7 @@ async fn list_all(client: &reqwest::Client, base: &str) -> usize {
 fn vehicles(c: &mut Criterion) {
     let rt = Runtime::new().expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let base = rt.block_on(serve(dir.path()));
+    let (base, store) = rt.block_on(serve(dir.path()));
     let client = reqwest::Client::new();
     assert_eq!(rt.block_on(list_all(&client, &base)), VEHICLES);
 
@@ -181,6 +181,16 @@ fn vehicles(c: &mut Criterion) {
                     .len()
             })
         })
+    });
+    // The store's share of one page.
+    let query = haulwatch::store::fleet::FleetQuery {
+        after: Some("v010000".into()),
+        limit: 1000,
+        today: Utc::now().date_naive(),
+        ..Default::default()
+    };
+    g.bench_function("store_fleet_page_1000", |b| {
+        b.iter(|| rt.block_on(store.fleet_page(&query)).expect("page"))
     });
     g.finish();
 }

@@ -12,17 +12,15 @@
 //! - `stopped` otherwise.
 //!
 //! # Speed
-//! A page of `GET /vehicles` costs one registry query plus four set-based queries over the
-//! page's ids (latest positions, open violations, permits, company names), never a query per
-//! vehicle; the live hub's newer positions are merged from memory. `benches/api_vehicles.rs`
-//! measures 20,000 vehicles.
+//! A page of `GET /vehicles` is one store statement ([`crate::store::Store::fleet_page`]:
+//! vehicles joined with company names, latest positions, open violations and permits, returned
+//! as one aggregated JSON value), never a query per vehicle; the live hub's newer positions are
+//! merged from memory. `benches/api_vehicles.rs` measures 20,000 vehicles.
 //!
 //! # Commands
 //! `POST /vehicles/{id}/commands` is admitted for `admin` and `dispatcher` only: a company runs
 //! its own fleet platform and an officer works cases, neither steers terminals through the
 //! bureau's channel. Every command is logged with who sent it.
-
-use std::collections::HashSet;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -41,8 +39,9 @@ use super::error::{ApiError, ApiResult, ErrorBody};
 use super::registry::{GeoJsonGeometry, area_from_geojson};
 use crate::cases::model::Role;
 use crate::ingest::session::{CommandOutcome, DownlinkCommand};
-use crate::model::{Position, Vehicle};
-use crate::store::{ListQuery, TrackQuery};
+use crate::model::{LoadState, Position, Vehicle};
+use crate::store::TrackQuery;
+use crate::store::fleet::{FleetQuery, LatestFix};
 
 /// A vehicle whose latest fix is older than this is `offline`.
 pub const OFFLINE_AFTER: chrono::Duration = chrono::Duration::minutes(10);
@@ -112,7 +111,7 @@ impl VehicleState {
 /// A vehicle's state from its latest position and whether it has an open violation (see the
 /// module documentation for the rules).
 pub fn vehicle_state(
-    latest: Option<&Position>,
+    latest: Option<&LatestPosition>,
     open_violation: bool,
     now: DateTime<Utc>,
 ) -> VehicleState {
@@ -123,7 +122,7 @@ pub fn vehicle_state(
         VehicleState::Violation
     } else if now - p.time > OFFLINE_AFTER {
         VehicleState::Offline
-    } else if p.load.is_loaded() {
+    } else if LoadState::from_name(&p.load).is_loaded() {
         VehicleState::Loaded
     } else if p.speed_kmh >= MOVING_KMH {
         VehicleState::Moving
@@ -153,6 +152,22 @@ pub struct LatestPosition {
     pub lid_open: Option<bool>,
     /// Load weight, kg; null without a weight sensor.
     pub weight_kg: Option<f64>,
+}
+
+impl From<LatestFix> for LatestPosition {
+    fn from(p: LatestFix) -> Self {
+        LatestPosition {
+            time: p.time,
+            lat: p.lat,
+            lon: p.lon,
+            speed_kmh: p.speed_kmh,
+            heading: p.heading,
+            load: p.load,
+            lift_up: p.lift_up,
+            lid_open: p.lid_open,
+            weight_kg: p.weight_kg,
+        }
+    }
 }
 
 impl From<&Position> for LatestPosition {
@@ -209,35 +224,26 @@ pub struct VehicleListParams {
     pub limit: Option<u32>,
 }
 
-/// Builds the fleet items of `vehicles` (set-based store reads plus the live hub).
-async fn fleet_items(state: &ApiState, vehicles: Vec<Vehicle>) -> ApiResult<Vec<VehicleItem>> {
-    let ids: Vec<String> = vehicles.iter().map(|v| v.id.clone()).collect();
-    let companies: Vec<String> = vehicles
-        .iter()
-        .map(|v| v.company_id.clone())
-        .collect::<HashSet<_>>()
-        .into_iter()
-        .collect();
-    let today = crate::cases::deadlines::local_date(Utc::now());
-    let mut status = state.store.fleet_status(&ids, &companies, today).await?;
+/// A page of fleet items: one store statement, then the live hub's newer positions.
+async fn fleet_page(state: &ApiState, query: FleetQuery) -> ApiResult<(Vec<VehicleItem>, bool)> {
+    let page = state.store.fleet_page(&query).await?;
     let now = Utc::now();
-    Ok(vehicles
+    let items = page
+        .items
         .into_iter()
         .map(|v| {
-            let stored = status.latest.remove(&v.id);
+            let stored = v.latest.map(LatestPosition::from);
             // The live hub holds positions not yet flushed to the latest-position table.
-            let live = state.live.latest(&v.id);
-            let latest = match (stored, live) {
-                (Some(s), Some(l)) if l.time > s.time => Some(l.as_ref().clone()),
-                (Some(s), _) => Some(s),
-                (None, l) => l.map(|l| l.as_ref().clone()),
+            let latest = match (stored, state.live.latest(&v.id)) {
+                (Some(s), Some(l)) if l.time > s.time => Some(LatestPosition::from(l.as_ref())),
+                (None, Some(l)) => Some(LatestPosition::from(l.as_ref())),
+                (s, _) => s,
             };
-            let open = status.open_violations.contains(&v.id);
             VehicleItem {
-                state: vehicle_state(latest.as_ref(), open, now),
-                latest: latest.as_ref().map(LatestPosition::from),
-                company_name: status.company_names.get(&v.company_id).cloned(),
-                permit_id: status.permits.remove(&v.id),
+                state: vehicle_state(latest.as_ref(), v.open_violation, now),
+                latest,
+                company_name: v.company_name,
+                permit_id: v.permit_id,
                 id: v.id,
                 plate: v.plate,
                 plate_color: v.plate_color,
@@ -245,7 +251,12 @@ async fn fleet_items(state: &ApiState, vehicles: Vec<Vehicle>) -> ApiResult<Vec<
                 rated_load_kg: v.rated_load_kg,
             }
         })
-        .collect())
+        .collect();
+    Ok((items, page.more))
+}
+
+fn today() -> chrono::NaiveDate {
+    crate::cases::deadlines::local_date(Utc::now())
 }
 
 /// Vehicles with their state and latest position (company callers: their own only).
@@ -275,38 +286,38 @@ async fn list_vehicles(
         })
         .transpose()?;
     let limit = check_limit(params.limit)?;
-    let mut q = ListQuery {
-        company_id,
-        cursor: check_cursor(params.cursor)?,
-        limit,
-    };
     let size = match limit {
         0 => 100,
         n => n as usize,
     };
+    let mut query = FleetQuery {
+        company_id,
+        vehicle_id: None,
+        after: check_cursor(params.cursor)?,
+        limit,
+        today: today(),
+    };
     let mut items: Vec<VehicleItem> = Vec::new();
     loop {
-        let page = state.store.list_vehicles(&q).await?;
-        let more = page.next_cursor.clone();
-        let fleet = fleet_items(&state, page.items).await?;
+        let (page, more) = fleet_page(&state, query.clone()).await?;
+        let last = page.last().map(|i| i.id.clone());
         items.extend(
-            fleet
-                .into_iter()
+            page.into_iter()
                 .filter(|i| wanted.is_none_or(|w| i.state == w)),
         );
         // With a state filter, keep reading pages until this one is full.
-        if items.len() >= size || more.is_none() {
+        if items.len() >= size || !more {
             let next = if items.len() > size {
                 items.truncate(size);
                 items.last().map(|i| i.id.clone())
-            } else if items.len() == size {
-                more.and(items.last().map(|i| i.id.clone()))
+            } else if more {
+                items.last().map(|i| i.id.clone())
             } else {
                 None
             };
             return Ok(Json(ListResponse::new(items, next)));
         }
-        q.cursor = more;
+        query.after = last;
     }
 }
 
@@ -333,8 +344,15 @@ async fn get_vehicle(
     Path(id): Path<String>,
 ) -> ApiResult<Json<VehicleItem>> {
     let vehicle = visible_vehicle(&state, &caller, &id).await?;
-    fleet_items(&state, vec![vehicle])
+    let query = FleetQuery {
+        vehicle_id: Some(vehicle.id),
+        limit: 1,
+        today: today(),
+        ..FleetQuery::default()
+    };
+    fleet_page(&state, query)
         .await?
+        .0
         .pop()
         .map(Json)
         .ok_or_else(|| ApiError::not_found("vehicle", &id))

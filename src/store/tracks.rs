@@ -21,7 +21,7 @@ use super::{Db, Store, StoreError, on_pool};
 use crate::model::{LoadState, Position, PositionFlags, PositionSource};
 
 /// Columns of `positions` and `latest_positions`, in bind order.
-pub(super) const POSITION_COLUMNS: &str = "id, phone, vehicle_id, time, received_at, lat, lon, altitude_m, \
+const POSITION_COLUMNS: &str = "id, phone, vehicle_id, time, received_at, lat, lon, altitude_m, \
      speed_kmh, heading, alarm, status, load, lift_up, lid_open, weight_kg, mileage_km, source, \
      flags, raw";
 
@@ -328,7 +328,7 @@ pub struct RetentionReport {
 }
 
 #[derive(sqlx::FromRow)]
-pub(super) struct PositionRow {
+struct PositionRow {
     id: i64,
     phone: String,
     vehicle_id: Option<String>,
