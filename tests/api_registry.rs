@@ -538,5 +538,28 @@ async fn registry_round_trip_on_postgres() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_close(&created["geometry"]["coordinates"][0][0][2], 109.51, 24.41);
+    // The fleet view on PostgreSQL: latest position, permit, open violation.
+    let now = chrono::Utc::now();
+    let fix = serde_json::from_value::<haulwatch::model::Position>(json!({
+        "id": haulwatch::model::next_position_id(), "phone": "013812444934", "vehicle_id": "v001",
+        "time": now, "received_at": now, "lat": 24.3, "lon": 109.4, "altitude_m": 80,
+        "speed_kmh": 25.0, "heading": 180, "alarm": 0, "status": 2, "load": "full",
+        "lift_up": false, "lid_open": null, "weight_kg": 12000.0, "mileage_km": null,
+        "source": "live", "flags": 0, "raw": "7e7e"}))
+    .expect("position");
+    api.store().insert_positions(std::slice::from_ref(&fix)).await.expect("stored");
+    let (status, v001) = api.get("/api/v1/vehicles/v001", &api.tokens.company_a).await;
+    assert_eq!(status, StatusCode::OK, "{v001}");
+    assert_eq!(v001["state"], "loaded");
+    assert_eq!(v001["latest"]["lift_up"], false);
+    assert_eq!(v001["latest"]["weight_kg"], 12000.0);
+    assert!(v001["permit_id"].as_str().is_some_and(|p| p.starts_with('p')));
+    let (status, page) = api
+        .get("/api/v1/vehicles?company_id=c01&limit=5", &api.tokens.dispatcher)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["items"][0]["id"], "v001");
+    assert_eq!(page["items"][0]["company_name"], "柳州市龙城渣土运输有限公司");
+    assert_eq!(page["next"], "v041");
     api.finish().await;
 }
