@@ -68,7 +68,9 @@ async fn fence_round_trips_and_changes_reach_the_engine() {
     let (status, read) = api.get("/api/v1/sites/s-new", &api.tokens.company_a).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(read["name"], "新工地");
-    let (status, page) = api.get("/api/v1/zones?limit=5", &api.tokens.company_b).await;
+    let (status, page) = api
+        .get("/api/v1/zones?limit=5", &api.tokens.company_b)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["items"].as_array().expect("items").len(), 5);
     assert!(page["next"].is_string());
@@ -208,9 +210,16 @@ async fn bad_input_is_refused_naming_the_field() {
     ] {
         let answer = api.post("/api/v1/sites", &admin, site(geometry)).await;
         assert_eq!(answer.0, StatusCode::BAD_REQUEST, "{what}: {}", answer.1);
-        assert_error(&answer, StatusCode::BAD_REQUEST, "invalid", Some("geometry"));
+        assert_error(
+            &answer,
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            Some("geometry"),
+        );
     }
-    let answer = api.post("/api/v1/sites", &admin, json!({"id": "s-bad"})).await;
+    let answer = api
+        .post("/api/v1/sites", &admin, json!({"id": "s-bad"}))
+        .await;
     assert_error(&answer, StatusCode::BAD_REQUEST, "invalid", Some("name"));
 
     // Routes: corridor and speed limits must be sane.
@@ -285,7 +294,11 @@ async fn bad_input_is_refused_naming_the_field() {
     };
     // v002 belongs to c02, not the permit's company.
     let answer = api
-        .post("/api/v1/permits", &admin, permit(json!(["v001", "v002"]), "s01"))
+        .post(
+            "/api/v1/permits",
+            &admin,
+            permit(json!(["v001", "v002"]), "s01"),
+        )
         .await;
     assert_error(
         &answer,
@@ -344,7 +357,12 @@ async fn bad_input_is_refused_naming_the_field() {
             json!({"id": "u1", "username": "u1", "role": "dispatcher"}),
         )
         .await;
-    assert_error(&answer, StatusCode::BAD_REQUEST, "invalid", Some("password"));
+    assert_error(
+        &answer,
+        StatusCode::BAD_REQUEST,
+        "invalid",
+        Some("password"),
+    );
     let answer = api
         .post(
             "/api/v1/users",
@@ -394,7 +412,10 @@ async fn roles_and_company_isolation() {
     // Lists are scoped; naming another company is 404.
     let (status, companies) = api.get("/api/v1/companies", &a).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(companies["items"], json!([{"id": "c01", "name": "柳州市龙城渣土运输有限公司", "uscc": "91450200JWW3MPA1WT"}]));
+    assert_eq!(
+        companies["items"],
+        json!([{"id": "c01", "name": "柳州市龙城渣土运输有限公司", "uscc": "91450200JWW3MPA1WT"}])
+    );
     for list in ["drivers", "permits", "terminals"] {
         let (status, page) = api.get(&format!("/api/v1/{list}?limit=1000"), &a).await;
         assert_eq!(status, StatusCode::OK, "{list}");
@@ -409,9 +430,7 @@ async fn roles_and_company_isolation() {
                 assert_eq!(item["company_id"], "c01", "{list}: {item}");
             }
         }
-        let answer = api
-            .get(&format!("/api/v1/{list}?company_id=c02"), &a)
-            .await;
+        let answer = api.get(&format!("/api/v1/{list}?company_id=c02"), &a).await;
         assert_error(&answer, StatusCode::NOT_FOUND, "not_found", None);
     }
     let (status, all) = api
@@ -423,7 +442,11 @@ async fn roles_and_company_isolation() {
     // Officers: bureau roles only; users: admin only.
     let answer = api.get("/api/v1/officers", &a).await;
     assert_error(&answer, StatusCode::FORBIDDEN, "forbidden", None);
-    for token in [&api.tokens.dispatcher, &api.tokens.officer, &api.tokens.admin] {
+    for token in [
+        &api.tokens.dispatcher,
+        &api.tokens.officer,
+        &api.tokens.admin,
+    ] {
         let (status, _) = api.get("/api/v1/officers", token).await;
         assert_eq!(status, StatusCode::OK);
     }
@@ -547,19 +570,34 @@ async fn registry_round_trip_on_postgres() {
         "lift_up": false, "lid_open": null, "weight_kg": 12000.0, "mileage_km": null,
         "source": "live", "flags": 0, "raw": "7e7e"}))
     .expect("position");
-    api.store().insert_positions(std::slice::from_ref(&fix)).await.expect("stored");
-    let (status, v001) = api.get("/api/v1/vehicles/v001", &api.tokens.company_a).await;
+    api.store()
+        .insert_positions(std::slice::from_ref(&fix))
+        .await
+        .expect("stored");
+    let (status, v001) = api
+        .get("/api/v1/vehicles/v001", &api.tokens.company_a)
+        .await;
     assert_eq!(status, StatusCode::OK, "{v001}");
     assert_eq!(v001["state"], "loaded");
     assert_eq!(v001["latest"]["lift_up"], false);
     assert_eq!(v001["latest"]["weight_kg"], 12000.0);
-    assert!(v001["permit_id"].as_str().is_some_and(|p| p.starts_with('p')));
+    assert!(
+        v001["permit_id"]
+            .as_str()
+            .is_some_and(|p| p.starts_with('p'))
+    );
     let (status, page) = api
-        .get("/api/v1/vehicles?company_id=c01&limit=5", &api.tokens.dispatcher)
+        .get(
+            "/api/v1/vehicles?company_id=c01&limit=5",
+            &api.tokens.dispatcher,
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["items"][0]["id"], "v001");
-    assert_eq!(page["items"][0]["company_name"], "柳州市龙城渣土运输有限公司");
+    assert_eq!(
+        page["items"][0]["company_name"],
+        "柳州市龙城渣土运输有限公司"
+    );
     assert_eq!(page["next"], "v041");
     api.finish().await;
 }

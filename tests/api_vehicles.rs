@@ -8,8 +8,8 @@ use bytes::Bytes;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use haulwatch::ingest::{CommandOutcome, DownlinkCommand};
 use haulwatch::model::{
-    LoadState, Position, PositionFlags, PositionSource, Violation, ViolationKind,
-    ViolationStatus, next_position_id,
+    LoadState, Position, PositionFlags, PositionSource, Violation, ViolationKind, ViolationStatus,
+    next_position_id,
 };
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -93,7 +93,10 @@ async fn vehicles_with_latest_position_and_state() {
         .expect("violation stored");
 
     let (status, page) = api
-        .get("/api/v1/vehicles?company_id=c01&limit=1000", &api.tokens.dispatcher)
+        .get(
+            "/api/v1/vehicles?company_id=c01&limit=1000",
+            &api.tokens.dispatcher,
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let items = &page["items"];
@@ -103,12 +106,20 @@ async fn vehicles_with_latest_position_and_state() {
     assert_eq!(v001["state"], "moving");
     assert_eq!(v001["plate"], "桂BG0P25");
     assert_eq!(v001["company_name"], "柳州市龙城渣土运输有限公司");
-    assert!(v001["permit_id"].as_str().is_some_and(|p| p.starts_with('p')));
+    assert!(
+        v001["permit_id"]
+            .as_str()
+            .is_some_and(|p| p.starts_with('p'))
+    );
     assert_eq!(v001["latest"]["speed_kmh"], 32.5);
     assert_eq!(v001["latest"]["lat"], 24.30);
     assert_eq!(v001["latest"]["load"], "empty");
     assert_eq!(v001["latest"]["lift_up"], false);
-    assert!(v001["latest"]["time"].as_str().is_some_and(|t| t.ends_with('Z')));
+    assert!(
+        v001["latest"]["time"]
+            .as_str()
+            .is_some_and(|t| t.ends_with('Z'))
+    );
     assert_eq!(by_id(items, "v011")["state"], "loaded");
     assert_eq!(by_id(items, "v011")["latest"]["weight_kg"], 15_500.0);
     assert_eq!(by_id(items, "v021")["state"], "offline");
@@ -141,7 +152,9 @@ async fn vehicles_with_latest_position_and_state() {
         .filter_map(|v| v["id"].as_str())
         .collect();
     assert_eq!(ids, vec!["v011"]);
-    let answer = api.get("/api/v1/vehicles?state=flying", &api.tokens.admin).await;
+    let answer = api
+        .get("/api/v1/vehicles?state=flying", &api.tokens.admin)
+        .await;
     assert_error(&answer, StatusCode::BAD_REQUEST, "invalid", Some("state"));
     let answer = api.get("/api/v1/vehicles?limit=0", &api.tokens.admin).await;
     assert_error(&answer, StatusCode::BAD_REQUEST, "invalid", Some("limit"));
@@ -170,7 +183,9 @@ async fn vehicles_with_latest_position_and_state() {
     assert_eq!(unique.len(), 200);
 
     // Companies see their own fleet only.
-    let (status, page) = api.get("/api/v1/vehicles?limit=1000", &api.tokens.company_a).await;
+    let (status, page) = api
+        .get("/api/v1/vehicles?limit=1000", &api.tokens.company_a)
+        .await;
     assert_eq!(status, StatusCode::OK);
     let items = page["items"].as_array().expect("items");
     assert_eq!(items.len(), 20);
@@ -179,7 +194,9 @@ async fn vehicles_with_latest_position_and_state() {
         .get("/api/v1/vehicles?company_id=c02", &api.tokens.company_a)
         .await;
     assert_error(&answer, StatusCode::NOT_FOUND, "not_found", None);
-    let answer = api.get("/api/v1/vehicles/v001", &api.tokens.company_b).await;
+    let answer = api
+        .get("/api/v1/vehicles/v001", &api.tokens.company_b)
+        .await;
     assert_error(&answer, StatusCode::NOT_FOUND, "not_found", None);
     let answer = api.get("/api/v1/vehicles/nope", &api.tokens.admin).await;
     assert_error(&answer, StatusCode::NOT_FOUND, "not_found", None);
@@ -264,13 +281,21 @@ async fn tracks_as_geojson_and_area_visits() {
         .await;
     assert_error(&answer, StatusCode::BAD_REQUEST, "invalid", Some("to"));
     let answer = api
-        .get("/api/v1/vehicles/v001/track?from=yesterday", &api.tokens.admin)
+        .get(
+            "/api/v1/vehicles/v001/track?from=yesterday",
+            &api.tokens.admin,
+        )
         .await;
     assert_error(&answer, StatusCode::BAD_REQUEST, "invalid", Some("from"));
     let answer = api
         .get("/api/v1/vehicles/v001/track?simplify=-3", &api.tokens.admin)
         .await;
-    assert_error(&answer, StatusCode::BAD_REQUEST, "invalid", Some("simplify"));
+    assert_error(
+        &answer,
+        StatusCode::BAD_REQUEST,
+        "invalid",
+        Some("simplify"),
+    );
     let answer = api
         .get("/api/v1/vehicles/v001/track", &api.tokens.company_b)
         .await;
@@ -287,7 +312,10 @@ async fn tracks_as_geojson_and_area_visits() {
     assert_eq!(status, StatusCode::OK, "{visits}");
     let items = visits["items"].as_array().expect("items");
     assert_eq!(items.len(), 2, "{visits}");
-    let v001 = items.iter().find(|v| v["vehicle_id"] == "v001").expect("v001");
+    let v001 = items
+        .iter()
+        .find(|v| v["vehicle_id"] == "v001")
+        .expect("v001");
     // Points 0..=3 are inside (the flagged point 4 does not count).
     assert_eq!(v001["positions"], 4);
     assert_eq!(v001["plate"], "桂BG0P25");
@@ -328,14 +356,24 @@ async fn commands_reach_the_terminal_or_say_why_not() {
 
     // Nobody connected: offline.
     let (status, answer) = api
-        .post(path, &api.tokens.dispatcher, json!({"kind": "location_query"}))
+        .post(
+            path,
+            &api.tokens.dispatcher,
+            json!({"kind": "location_query"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{answer}");
     assert_eq!(answer, json!({"result": "offline"}));
 
     // Roles: officers, auditors and companies may not command trucks.
-    for token in [&api.tokens.officer, &api.tokens.auditor, &api.tokens.company_a] {
-        let answer = api.post(path, token, json!({"kind": "location_query"})).await;
+    for token in [
+        &api.tokens.officer,
+        &api.tokens.auditor,
+        &api.tokens.company_a,
+    ] {
+        let answer = api
+            .post(path, token, json!({"kind": "location_query"}))
+            .await;
         assert_error(&answer, StatusCode::FORBIDDEN, "forbidden", None);
     }
 
@@ -374,13 +412,7 @@ async fn commands_reach_the_terminal_or_say_why_not() {
                 DownlinkCommand::Text { .. } => CommandOutcome::from_result(0),
                 DownlinkCommand::ReportInterval { .. } => CommandOutcome::Unsupported,
                 DownlinkCommand::LocationQuery => CommandOutcome::Ok {
-                    position: Some(Box::new(position(
-                        "v001",
-                        Utc::now(),
-                        109.41,
-                        24.31,
-                        12.0,
-                    ))),
+                    position: Some(Box::new(position("v001", Utc::now(), 109.41, 24.31, 12.0))),
                 },
             };
             got.push(request.command.clone());
@@ -392,11 +424,19 @@ async fn commands_reach_the_terminal_or_say_why_not() {
         got
     });
     let (_, answer) = api
-        .post(path, &api.tokens.dispatcher, json!({"kind": "text", "text": "请按规定路线行驶"}))
+        .post(
+            path,
+            &api.tokens.dispatcher,
+            json!({"kind": "text", "text": "请按规定路线行驶"}),
+        )
         .await;
     assert_eq!(answer, json!({"result": "ok"}));
     let (_, answer) = api
-        .post(path, &api.tokens.dispatcher, json!({"kind": "location_query"}))
+        .post(
+            path,
+            &api.tokens.dispatcher,
+            json!({"kind": "location_query"}),
+        )
         .await;
     assert_eq!(answer["result"], "ok");
     assert_eq!(answer["reply"]["lat"], 24.31);
@@ -440,7 +480,10 @@ async fn violations_are_listed_and_scoped() {
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(page["items"].as_array().expect("items").len(), 3);
     let (_, page) = api
-        .get("/api/v1/violations?kind=speeding&status=open", &api.tokens.dispatcher)
+        .get(
+            "/api/v1/violations?kind=speeding&status=open",
+            &api.tokens.dispatcher,
+        )
         .await;
     assert_eq!(page["items"].as_array().expect("items").len(), 2);
     let (_, page) = api
@@ -467,15 +510,21 @@ async fn violations_are_listed_and_scoped() {
         let answer = api.get(path, &api.tokens.company_a).await;
         assert_error(&answer, StatusCode::NOT_FOUND, "not_found", None);
     }
-    let (status, one) = api.get("/api/v1/violations/va", &api.tokens.company_a).await;
+    let (status, one) = api
+        .get("/api/v1/violations/va", &api.tokens.company_a)
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(one["kind"], "speeding");
     assert_eq!(one["vehicle_id"], "v001");
 
     // Bad filters.
-    let answer = api.get("/api/v1/violations?kind=jaywalking", &api.tokens.admin).await;
+    let answer = api
+        .get("/api/v1/violations?kind=jaywalking", &api.tokens.admin)
+        .await;
     assert_error(&answer, StatusCode::BAD_REQUEST, "invalid", Some("kind"));
-    let answer = api.get("/api/v1/violations?status=maybe", &api.tokens.admin).await;
+    let answer = api
+        .get("/api/v1/violations?status=maybe", &api.tokens.admin)
+        .await;
     assert_error(&answer, StatusCode::BAD_REQUEST, "invalid", Some("status"));
     let now = Utc::now();
     let answer = api
@@ -489,7 +538,9 @@ async fn violations_are_listed_and_scoped() {
         )
         .await;
     assert_error(&answer, StatusCode::BAD_REQUEST, "invalid", Some("from"));
-    let answer = api.get("/api/v1/violations?cursor=garbage", &api.tokens.admin).await;
+    let answer = api
+        .get("/api/v1/violations?cursor=garbage", &api.tokens.admin)
+        .await;
     assert_error(&answer, StatusCode::BAD_REQUEST, "invalid", Some("cursor"));
     api.finish().await;
 }

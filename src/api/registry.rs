@@ -40,7 +40,7 @@ use super::auth::{Caller, hash_password};
 use super::common::{ApiJson, ApiQuery, ListResponse, check_cursor, check_id, check_limit};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use crate::cases::model::Role;
-use crate::model::schedule::{DailyWindow, WeeklyWindow, Weekdays};
+use crate::model::schedule::{DailyWindow, Weekdays, WeeklyWindow};
 use crate::model::{
     Company, DisposalGround, Driver, Officer, Permit, Route, SensorCapabilities, Site, Terminal,
     Vehicle, Zone, ZoneKind, phone_key,
@@ -170,7 +170,9 @@ async fn create_item<R: Resource>(
         )));
     }
     item.store(state, None).await?;
-    written::<R>(state, &id).await.map(|i| (StatusCode::CREATED, i))
+    written::<R>(state, &id)
+        .await
+        .map(|i| (StatusCode::CREATED, i))
 }
 
 async fn replace_item<R: Resource>(
@@ -186,7 +188,10 @@ async fn replace_item<R: Resource>(
     } else if item.id() != id {
         return Err(ApiError::invalid(
             R::ID_FIELD,
-            format!("the body's {} must match the path or be absent", R::ID_FIELD),
+            format!(
+                "the body's {} must match the path or be absent",
+                R::ID_FIELD
+            ),
         ));
     }
     let existing = R::get(state, id)
@@ -311,12 +316,29 @@ macro_rules! resource_routes {
     };
 }
 
-resource_routes!(companies, CompanyDto, "registry", "/companies", "/companies/{id}");
+resource_routes!(
+    companies,
+    CompanyDto,
+    "registry",
+    "/companies",
+    "/companies/{id}"
+);
 resource_routes!(
     // GET is the fleet view in `super::vehicles`; only the writes are routed from here.
     #[allow(dead_code)]
-    vehicles, VehicleDto, "registry", "/vehicles", "/vehicles/{id}");
-resource_routes!(terminals, TerminalDto, "registry", "/terminals", "/terminals/{id}");
+    vehicles,
+    VehicleDto,
+    "registry",
+    "/vehicles",
+    "/vehicles/{id}"
+);
+resource_routes!(
+    terminals,
+    TerminalDto,
+    "registry",
+    "/terminals",
+    "/terminals/{id}"
+);
 resource_routes!(drivers, DriverDto, "registry", "/drivers", "/drivers/{id}");
 resource_routes!(sites, SiteDto, "fences", "/sites", "/sites/{id}");
 resource_routes!(
@@ -329,7 +351,13 @@ resource_routes!(
 resource_routes!(routes_, RouteDto, "fences", "/routes", "/routes/{id}");
 resource_routes!(zones, ZoneDto, "fences", "/zones", "/zones/{id}");
 resource_routes!(permits, PermitDto, "registry", "/permits", "/permits/{id}");
-resource_routes!(officers, OfficerDto, "registry", "/officers", "/officers/{id}");
+resource_routes!(
+    officers,
+    OfficerDto,
+    "registry",
+    "/officers",
+    "/officers/{id}"
+);
 resource_routes!(users, UserDto, "users", "/users", "/users/{id}");
 
 /// Routes of this module. `GET /vehicles` and `GET /vehicles/{id}` are the fleet view in
@@ -338,11 +366,19 @@ resource_routes!(users, UserDto, "users", "/users", "/users/{id}");
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new()
         .routes(routes!(companies::list, companies::create))
-        .routes(routes!(companies::get, companies::replace, companies::remove))
+        .routes(routes!(
+            companies::get,
+            companies::replace,
+            companies::remove
+        ))
         .routes(routes!(vehicles::create))
         .routes(routes!(vehicles::replace, vehicles::remove))
         .routes(routes!(terminals::list, terminals::create))
-        .routes(routes!(terminals::get, terminals::replace, terminals::remove))
+        .routes(routes!(
+            terminals::get,
+            terminals::replace,
+            terminals::remove
+        ))
         .routes(routes!(drivers::list, drivers::create))
         .routes(routes!(drivers::get, drivers::replace, drivers::remove))
         .routes(routes!(sites::list, sites::create))
@@ -515,7 +551,10 @@ fn count_positions<T>(nested: &[Vec<T>]) -> usize {
 /// A checked area from GeoJSON: a Polygon or MultiPolygon with closed rings of at least 4
 /// in-range positions, valid (no self-intersection, holes inside, parts not overlapping).
 /// Errors name `field`.
-pub fn area_from_geojson(field: &str, geometry: &geojson::Geometry) -> ApiResult<MultiPolygon<f64>> {
+pub fn area_from_geojson(
+    field: &str,
+    geometry: &geojson::Geometry,
+) -> ApiResult<MultiPolygon<f64>> {
     let polygons: Vec<&Vec<Vec<geojson::Position>>> = match &geometry.value {
         GeometryValue::Polygon { coordinates } => vec![coordinates],
         GeometryValue::MultiPolygon { coordinates } => coordinates.iter().collect(),
@@ -566,7 +605,10 @@ pub fn area_from_geojson(field: &str, geometry: &geojson::Geometry) -> ApiResult
 
 /// Checked route lines from GeoJSON: a LineString or MultiLineString of in-range positions,
 /// each line with at least two distinct positions.
-fn lines_from_geojson(field: &str, geometry: &geojson::Geometry) -> ApiResult<MultiLineString<f64>> {
+fn lines_from_geojson(
+    field: &str,
+    geometry: &geojson::Geometry,
+) -> ApiResult<MultiLineString<f64>> {
     let lines: Vec<&Vec<geojson::Position>> = match &geometry.value {
         GeometryValue::LineString { coordinates } => vec![coordinates],
         GeometryValue::MultiLineString { coordinates } => coordinates.iter().collect(),
@@ -723,10 +765,7 @@ fn weekly_windows(field: &str, raw: &[WeeklyWindowDto]) -> ApiResult<Vec<WeeklyW
                 .iter()
                 .any(|&(a0, a1)| week_minutes(old).iter().any(|&(b0, b1)| a0 < b1 && b0 < a1));
             if overlap {
-                return Err(ApiError::invalid(
-                    at,
-                    format!("overlaps {field}[{j}]"),
-                ));
+                return Err(ApiError::invalid(at, format!("overlaps {field}[{j}]")));
             }
         }
         windows.push(new);
@@ -1066,7 +1105,10 @@ impl Resource for DriverDto {
         self.id = id;
     }
     async fn list(state: &ApiState, q: &ListQuery) -> ApiResult<Page<Self>> {
-        Ok(map_page(state.store.list_drivers(q).await?, DriverDto::from))
+        Ok(map_page(
+            state.store.list_drivers(q).await?,
+            DriverDto::from,
+        ))
     }
     async fn get(state: &ApiState, id: &str) -> ApiResult<Option<Self>> {
         Ok(state.store.driver(id).await?.map(DriverDto::from))
@@ -1132,11 +1174,13 @@ impl Resource for SiteDto {
         self.id = id;
     }
     async fn list(state: &ApiState, q: &ListQuery) -> ApiResult<Page<Self>> {
-        Ok(map_page(state.store.list_sites(q).await?, |s| AreaFenceDto {
-            geometry: area_to_geojson(&s.geometry),
-            id: s.id,
-            name: s.name,
-            version: s.version,
+        Ok(map_page(state.store.list_sites(q).await?, |s| {
+            AreaFenceDto {
+                geometry: area_to_geojson(&s.geometry),
+                id: s.id,
+                name: s.name,
+                version: s.version,
+            }
         }))
     }
     async fn get(state: &ApiState, id: &str) -> ApiResult<Option<Self>> {
@@ -1269,11 +1313,7 @@ impl Resource for RouteDto {
         check_text("name", &self.name)?;
         let geometry = lines_from_geojson("geometry", &self.geometry)?;
         check_positive("corridor_m", Some(self.corridor_m), MAX_CORRIDOR_M)?;
-        check_positive(
-            "speed_limit_kmh",
-            self.speed_limit_kmh,
-            MAX_SPEED_LIMIT_KMH,
-        )?;
+        check_positive("speed_limit_kmh", self.speed_limit_kmh, MAX_SPEED_LIMIT_KMH)?;
         state
             .store
             .upsert_route(&Route {
@@ -1380,11 +1420,7 @@ impl Resource for ZoneDto {
         })?;
         let geometry = area_from_geojson("geometry", &self.geometry)?;
         let allowed = weekly_windows("allowed", &self.allowed)?;
-        check_positive(
-            "speed_limit_kmh",
-            self.speed_limit_kmh,
-            MAX_SPEED_LIMIT_KMH,
-        )?;
+        check_positive("speed_limit_kmh", self.speed_limit_kmh, MAX_SPEED_LIMIT_KMH)?;
         if kind == ZoneKind::Speed && self.speed_limit_kmh.is_none() {
             return Err(ApiError::invalid(
                 "speed_limit_kmh",
@@ -1483,7 +1519,10 @@ impl Resource for PermitDto {
         self.id = id;
     }
     async fn list(state: &ApiState, q: &ListQuery) -> ApiResult<Page<Self>> {
-        Ok(map_page(state.store.list_permits(q).await?, PermitDto::from))
+        Ok(map_page(
+            state.store.list_permits(q).await?,
+            PermitDto::from,
+        ))
     }
     async fn get(state: &ApiState, id: &str) -> ApiResult<Option<Self>> {
         Ok(state.store.permit(id).await?.map(PermitDto::from))
@@ -1522,9 +1561,11 @@ impl Resource for PermitDto {
                 "a permit names at least one disposal ground",
             ));
         }
-        check_refs("disposal_ground_ids", &self.disposal_ground_ids, |id| async move {
-            Ok(store.disposal_ground(&id).await?.is_some())
-        })
+        check_refs(
+            "disposal_ground_ids",
+            &self.disposal_ground_ids,
+            |id| async move { Ok(store.disposal_ground(&id).await?.is_some()) },
+        )
         .await?;
         check_refs("route_ids", &self.route_ids, |id| async move {
             Ok(store.route(&id).await?.is_some())
@@ -1596,10 +1637,12 @@ impl Resource for OfficerDto {
         self.id = id;
     }
     async fn list(state: &ApiState, q: &ListQuery) -> ApiResult<Page<Self>> {
-        Ok(map_page(state.store.list_officers(q).await?, |o| OfficerDto {
-            id: o.id,
-            name: o.name,
-            district_zone_id: o.district_zone_id,
+        Ok(map_page(state.store.list_officers(q).await?, |o| {
+            OfficerDto {
+                id: o.id,
+                name: o.name,
+                district_zone_id: o.district_zone_id,
+            }
         }))
     }
     async fn get(state: &ApiState, id: &str) -> ApiResult<Option<Self>> {
@@ -1734,10 +1777,7 @@ impl Resource for UserDto {
             }
             (None, Some(old)) => old.password_hash,
             (None, None) => {
-                return Err(ApiError::invalid(
-                    "password",
-                    "a new user needs a password",
-                ));
+                return Err(ApiError::invalid("password", "a new user needs a password"));
             }
         };
         state

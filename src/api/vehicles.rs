@@ -583,10 +583,7 @@ async fn send_command(
         CommandRequest::LocationQuery => DownlinkCommand::LocationQuery,
         CommandRequest::ReportInterval { seconds } => {
             if !(1..=3600).contains(&seconds) {
-                return Err(ApiError::invalid(
-                    "seconds",
-                    "seconds must be 1 to 3600",
-                ));
+                return Err(ApiError::invalid("seconds", "seconds must be 1 to 3600"));
             }
             DownlinkCommand::ReportInterval { seconds }
         }

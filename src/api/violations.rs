@@ -81,9 +81,8 @@ async fn list_violations(
         .kind
         .as_deref()
         .map(|k| {
-            ViolationKind::from_name(k).ok_or_else(|| {
-                ApiError::invalid("kind", format!("unknown violation kind {k:?}"))
-            })
+            ViolationKind::from_name(k)
+                .ok_or_else(|| ApiError::invalid("kind", format!("unknown violation kind {k:?}")))
         })
         .transpose()?;
     let status = match params.status.as_deref() {

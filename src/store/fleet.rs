@@ -91,7 +91,12 @@ fn fleet_sql(pg: bool) -> String {
             ") ORDER BY v.id), '[]')::text",
         )
     } else {
-        ("lp.time", "$4", "json_group_array(json_array(", ") ORDER BY v.id)")
+        (
+            "lp.time",
+            "$4",
+            "json_group_array(json_array(",
+            ") ORDER BY v.id)",
+        )
     };
     format!(
         "SELECT {agg_open} \
