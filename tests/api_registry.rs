@@ -525,6 +525,10 @@ async fn registry_round_trip(api: &TestApi) {
     assert_eq!(status, StatusCode::OK, "{read}");
     assert_eq!(read["company_name"], "往返运输有限公司");
     assert_eq!(read["state"], "unknown");
+    assert_eq!(
+        read["sensors"],
+        json!({"load": true, "lift": true, "lid": false, "weight": false})
+    );
     assert!(read["latest"].is_null());
 
     // A company with vehicles cannot go; after its vehicle it can.

@@ -118,13 +118,14 @@ async fn list_items<R: Resource>(
     params: RegistryListParams,
 ) -> ApiResult<Json<ListResponse<R>>> {
     caller.require(R::READERS)?;
+    if let Some(c) = &params.company_id {
+        check_id("company_id", c)?;
+    }
+    // Lists of data no company owns (fences, officers) ignore the filter in the store.
     let company_id = if R::COMPANY_DATA {
-        if let Some(c) = &params.company_id {
-            check_id("company_id", c)?;
-        }
         caller.company_scope(params.company_id.as_deref())?
     } else {
-        None
+        params.company_id
     };
     let q = ListQuery {
         company_id,

@@ -36,7 +36,7 @@ use super::common::{
     ApiJson, ApiQuery, ListResponse, check_cursor, check_id, check_limit, opt_time, time_range,
 };
 use super::error::{ApiError, ApiResult, ErrorBody};
-use super::registry::{GeoJsonGeometry, area_from_geojson};
+use super::registry::{GeoJsonGeometry, SensorsDto, area_from_geojson};
 use crate::cases::model::Role;
 use crate::ingest::session::{CommandOutcome, DownlinkCommand};
 use crate::model::{LoadState, Position, Vehicle};
@@ -203,6 +203,8 @@ pub struct VehicleItem {
     pub permit_id: Option<String>,
     /// Rated load, kg.
     pub rated_load_kg: Option<f64>,
+    /// Sensors fitted (as in the registry; `PUT /vehicles/{id}` takes the same object).
+    pub sensors: SensorsDto,
     /// What it is doing.
     pub state: VehicleState,
     /// Latest usable position; null if never seen.
@@ -249,6 +251,12 @@ async fn fleet_page(state: &ApiState, query: FleetQuery) -> ApiResult<(Vec<Vehic
                 plate_color: v.plate_color,
                 company_id: v.company_id,
                 rated_load_kg: v.rated_load_kg,
+                sensors: SensorsDto {
+                    load: v.sensors.load,
+                    lift: v.sensors.lift,
+                    lid: v.sensors.lid,
+                    weight: v.sensors.weight,
+                },
             }
         })
         .collect();

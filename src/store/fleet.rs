@@ -10,6 +10,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
 use super::{Store, StoreError, on_pool};
+use crate::model::SensorCapabilities;
 
 /// The latest usable fix of a vehicle, as the fleet list shows it.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,6 +50,8 @@ pub struct FleetVehicle {
     pub company_name: Option<String>,
     /// Rated load, kg.
     pub rated_load_kg: Option<f64>,
+    /// Sensors fitted.
+    pub sensors: SensorCapabilities,
     /// The permit it runs under: one valid on the asked day, else the one that ended last.
     pub permit_id: Option<String>,
     /// Latest usable stored position.
@@ -107,9 +110,11 @@ fn fleet_sql(pg: bool) -> String {
            (SELECT p.id FROM permit_vehicles pv JOIN permits p ON p.id = pv.permit_id \
              WHERE pv.vehicle_id = v.id \
              ORDER BY CASE WHEN p.valid_from <= {day} AND p.valid_to >= {day} THEN 0 ELSE 1 END, \
-               p.valid_to DESC, p.id LIMIT 1) \
+               p.valid_to DESC, p.id LIMIT 1), \
+           v.sensor_load, v.sensor_lift, v.sensor_lid, v.sensor_weight \
          {agg_close} \
-         FROM (SELECT id, plate, plate_color, company_id, rated_load_kg FROM vehicles \
+         FROM (SELECT id, plate, plate_color, company_id, rated_load_kg, sensor_load, \
+                 sensor_lift, sensor_lid, sensor_weight FROM vehicles \
                WHERE ($1 IS NULL OR company_id = $1) AND ($2 IS NULL OR id > $2) \
                  AND ($5 IS NULL OR id = $5) \
                ORDER BY id LIMIT $3) v \
@@ -165,6 +170,12 @@ fn fleet_row(row: &[Value]) -> Result<FleetVehicle, StoreError> {
         latest,
         open_violation: json_bool(field(15)).unwrap_or(false),
         permit_id: json_str(field(16)),
+        sensors: SensorCapabilities {
+            load: json_bool(field(17)).unwrap_or(false),
+            lift: json_bool(field(18)).unwrap_or(false),
+            lid: json_bool(field(19)).unwrap_or(false),
+            weight: json_bool(field(20)).unwrap_or(false),
+        },
     })
 }
 
