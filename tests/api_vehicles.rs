@@ -182,6 +182,26 @@ async fn vehicles_with_latest_position_and_state() {
     unique.dedup();
     assert_eq!(unique.len(), 200);
 
+    // A registry write shows in the next listing at once.
+    let (status, _) = api
+        .post(
+            "/api/v1/vehicles",
+            &api.tokens.admin,
+            json!({"id": "v999", "plate": "桂B99999", "plate_color": 2, "company_id": "c01"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (_, page) = api
+        .get(
+            "/api/v1/vehicles?company_id=c01&limit=1000",
+            &api.tokens.dispatcher,
+        )
+        .await;
+    assert_eq!(page["items"].as_array().expect("items").len(), 21);
+    assert_eq!(by_id(&page["items"], "v999")["state"], "unknown");
+    let (status, _) = api.delete("/api/v1/vehicles/v999", &api.tokens.admin).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
     // Companies see their own fleet only.
     let (status, page) = api
         .get("/api/v1/vehicles?limit=1000", &api.tokens.company_a)

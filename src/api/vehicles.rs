@@ -12,15 +12,22 @@
 //! - `stopped` otherwise.
 //!
 //! # Speed
-//! A page of `GET /vehicles` is one store statement ([`crate::store::Store::fleet_page`]:
-//! vehicles joined with company names, latest positions, open violations and permits, returned
-//! as one aggregated JSON value), never a query per vehicle; the live hub's newer positions are
-//! merged from memory. `benches/api_vehicles.rs` measures 20,000 vehicles.
+//! The fleet list is read from the store in aggregated pages
+//! ([`crate::store::Store::fleet_page`]: vehicles joined with company names, latest positions,
+//! open violations and permits, one JSON value per 1,000 vehicles), never a query per vehicle,
+//! and kept in memory for [`FLEET_COPY_TTL`] (one second) so that paging through 20,000 vehicles
+//! reads the store once; registry writes through this API drop the copy. Every answer merges
+//! the live hub's newer positions. `GET /vehicles/{id}` always reads the store.
+//! `benches/api_vehicles.rs` measures both.
 //!
 //! # Commands
 //! `POST /vehicles/{id}/commands` is admitted for `admin` and `dispatcher` only: a company runs
 //! its own fleet platform and an officer works cases, neither steers terminals through the
 //! bureau's channel. Every command is logged with who sent it.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -40,8 +47,9 @@ use super::registry::{GeoJsonGeometry, SensorsDto, area_from_geojson};
 use crate::cases::model::Role;
 use crate::ingest::session::{CommandOutcome, DownlinkCommand};
 use crate::model::{LoadState, Position, Vehicle};
+use crate::store::Inner as StoreInner;
 use crate::store::TrackQuery;
-use crate::store::fleet::{FleetQuery, LatestFix};
+use crate::store::fleet::{FleetQuery, FleetVehicle, LatestFix};
 
 /// A vehicle whose latest fix is older than this is `offline`.
 pub const OFFLINE_AFTER: chrono::Duration = chrono::Duration::minutes(10);
@@ -226,41 +234,122 @@ pub struct VehicleListParams {
     pub limit: Option<u32>,
 }
 
-/// A page of fleet items: one store statement, then the live hub's newer positions.
-async fn fleet_page(state: &ApiState, query: FleetQuery) -> ApiResult<(Vec<VehicleItem>, bool)> {
+/// One vehicle's fleet item, read from the store (not the copy).
+async fn fleet_one(state: &ApiState, vehicle_id: &str) -> ApiResult<Option<VehicleItem>> {
+    let query = FleetQuery {
+        vehicle_id: Some(vehicle_id.to_string()),
+        limit: 1,
+        today: today(),
+        ..FleetQuery::default()
+    };
     let page = state.store.fleet_page(&query).await?;
     let now = Utc::now();
-    let items = page
-        .items
-        .into_iter()
-        .map(|v| {
-            let stored = v.latest.map(LatestPosition::from);
-            // The live hub holds positions not yet flushed to the latest-position table.
-            let latest = match (stored, state.live.latest(&v.id)) {
-                (Some(s), Some(l)) if l.time > s.time => Some(LatestPosition::from(l.as_ref())),
-                (None, Some(l)) => Some(LatestPosition::from(l.as_ref())),
-                (s, _) => s,
-            };
-            VehicleItem {
-                state: vehicle_state(latest.as_ref(), v.open_violation, now),
-                latest,
-                company_name: v.company_name,
-                permit_id: v.permit_id,
-                id: v.id,
-                plate: v.plate,
-                plate_color: v.plate_color,
-                company_id: v.company_id,
-                rated_load_kg: v.rated_load_kg,
-                sensors: SensorsDto {
-                    load: v.sensors.load,
-                    lift: v.sensors.lift,
-                    lid: v.sensors.lid,
-                    weight: v.sensors.weight,
-                },
-            }
-        })
-        .collect();
-    Ok((items, page.more))
+    Ok(page.items.first().map(|v| fleet_item(state, v, now)))
+}
+
+/// How long the in-memory copy of the whole fleet list serves `GET /vehicles` pages. The
+/// latest-position table itself is flushed once a second by the track writer, and the live
+/// hub's newer positions are merged into every answer, so one second adds no staleness that
+/// positions do not already have; registry writes through this API drop the copy at once.
+const FLEET_COPY_TTL: Duration = Duration::from_secs(1);
+
+/// The fleet list of one store, kept in memory for [`FLEET_COPY_TTL`].
+struct FleetCopy {
+    /// The store it belongs to; a weak reference keeps the address from being reused while
+    /// this entry exists, so comparing pointers is exact.
+    store: Weak<StoreInner>,
+    /// The copy: when read, with which registry generation, and the vehicles sorted by id.
+    data: parking_lot::Mutex<Option<(Instant, u64, Arc<Vec<FleetVehicle>>)>>,
+    /// Bumped by every registry write; a refresh begun before a write is not kept.
+    generation: AtomicU64,
+    /// One refresh at a time.
+    refresh: tokio::sync::Mutex<()>,
+}
+
+/// Fleet copies by store (tests run many stores in one process).
+static FLEET_COPIES: parking_lot::Mutex<Vec<Arc<FleetCopy>>> = parking_lot::Mutex::new(Vec::new());
+
+fn fleet_copy(store: &crate::store::Store) -> Arc<FleetCopy> {
+    let mut copies = FLEET_COPIES.lock();
+    copies.retain(|c| c.store.strong_count() > 0);
+    if let Some(copy) = copies
+        .iter()
+        .find(|c| std::ptr::eq(c.store.as_ptr(), Arc::as_ptr(&store.inner)))
+    {
+        return copy.clone();
+    }
+    let copy = Arc::new(FleetCopy {
+        store: Arc::downgrade(&store.inner),
+        data: parking_lot::Mutex::new(None),
+        generation: AtomicU64::new(0),
+        refresh: tokio::sync::Mutex::new(()),
+    });
+    copies.push(copy.clone());
+    copy
+}
+
+/// Drops the in-memory fleet list after a registry write, so the next page reads the store.
+pub(super) fn registry_written(store: &crate::store::Store) {
+    let copy = fleet_copy(store);
+    copy.generation.fetch_add(1, Ordering::SeqCst);
+    *copy.data.lock() = None;
+}
+
+/// The whole fleet list, sorted by id: the in-memory copy if fresh, else read anew.
+async fn fleet_list(state: &ApiState) -> ApiResult<Arc<Vec<FleetVehicle>>> {
+    let copy = fleet_copy(&state.store);
+    let fresh = |copy: &FleetCopy| {
+        copy.data
+            .lock()
+            .as_ref()
+            .filter(|(at, generation, _)| {
+                at.elapsed() < FLEET_COPY_TTL
+                    && *generation == copy.generation.load(Ordering::SeqCst)
+            })
+            .map(|(_, _, list)| list.clone())
+    };
+    if let Some(list) = fresh(&copy) {
+        return Ok(list);
+    }
+    let _refreshing = copy.refresh.lock().await;
+    if let Some(list) = fresh(&copy) {
+        return Ok(list);
+    }
+    let generation = copy.generation.load(Ordering::SeqCst);
+    let started = Instant::now();
+    let mut list = state.store.fleet_all(today()).await?;
+    // Cursors compare ids as bytes, whatever the database's collation.
+    list.sort_unstable_by(|a, b| a.id.cmp(&b.id));
+    let list = Arc::new(list);
+    *copy.data.lock() = Some((started, generation, list.clone()));
+    Ok(list)
+}
+
+fn fleet_item(state: &ApiState, v: &FleetVehicle, now: DateTime<Utc>) -> VehicleItem {
+    let stored = v.latest.clone().map(LatestPosition::from);
+    // The live hub holds positions not yet flushed to the latest-position table.
+    let latest = match (stored, state.live.latest(&v.id)) {
+        (Some(s), Some(l)) if l.time > s.time => Some(LatestPosition::from(l.as_ref())),
+        (None, Some(l)) => Some(LatestPosition::from(l.as_ref())),
+        (s, _) => s,
+    };
+    VehicleItem {
+        state: vehicle_state(latest.as_ref(), v.open_violation, now),
+        latest,
+        company_name: v.company_name.clone(),
+        permit_id: v.permit_id.clone(),
+        id: v.id.clone(),
+        plate: v.plate.clone(),
+        plate_color: v.plate_color,
+        company_id: v.company_id.clone(),
+        rated_load_kg: v.rated_load_kg,
+        sensors: SensorsDto {
+            load: v.sensors.load,
+            lift: v.sensors.lift,
+            lid: v.sensors.lid,
+            weight: v.sensors.weight,
+        },
+    }
 }
 
 fn today() -> chrono::NaiveDate {
@@ -298,35 +387,26 @@ async fn list_vehicles(
         0 => 100,
         n => n as usize,
     };
-    let mut query = FleetQuery {
-        company_id,
-        vehicle_id: None,
-        after: check_cursor(params.cursor)?,
-        limit,
-        today: today(),
+    let cursor = check_cursor(params.cursor)?;
+    let list = fleet_list(&state).await?;
+    let begin = cursor
+        .as_deref()
+        .map_or(0, |c| list.partition_point(|v| v.id.as_str() <= c));
+    let now = Utc::now();
+    let mut items: Vec<VehicleItem> = list[begin..]
+        .iter()
+        .filter(|v| company_id.as_deref().is_none_or(|c| v.company_id == c))
+        .map(|v| fleet_item(&state, v, now))
+        .filter(|i| wanted.is_none_or(|w| i.state == w))
+        .take(size + 1)
+        .collect();
+    let next = if items.len() > size {
+        items.truncate(size);
+        items.last().map(|i| i.id.clone())
+    } else {
+        None
     };
-    let mut items: Vec<VehicleItem> = Vec::new();
-    loop {
-        let (page, more) = fleet_page(&state, query.clone()).await?;
-        let last = page.last().map(|i| i.id.clone());
-        items.extend(
-            page.into_iter()
-                .filter(|i| wanted.is_none_or(|w| i.state == w)),
-        );
-        // With a state filter, keep reading pages until this one is full.
-        if items.len() >= size || !more {
-            let next = if items.len() > size {
-                items.truncate(size);
-                items.last().map(|i| i.id.clone())
-            } else if more {
-                items.last().map(|i| i.id.clone())
-            } else {
-                None
-            };
-            return Ok(Json(ListResponse::new(items, next)));
-        }
-        query.after = last;
-    }
+    Ok(Json(ListResponse::new(items, next)))
 }
 
 /// A vehicle the caller may see (404 otherwise, including another company's).
@@ -352,16 +432,8 @@ async fn get_vehicle(
     Path(id): Path<String>,
 ) -> ApiResult<Json<VehicleItem>> {
     let vehicle = visible_vehicle(&state, &caller, &id).await?;
-    let query = FleetQuery {
-        vehicle_id: Some(vehicle.id),
-        limit: 1,
-        today: today(),
-        ..FleetQuery::default()
-    };
-    fleet_page(&state, query)
+    fleet_one(&state, &vehicle.id)
         .await?
-        .0
-        .pop()
         .map(Json)
         .ok_or_else(|| ApiError::not_found("vehicle", &id))
 }

@@ -237,6 +237,24 @@ impl Store {
         Ok(FleetPage { items, more })
     }
 
+    /// The whole fleet list, page by page (for an in-memory copy).
+    pub async fn fleet_all(&self, today: NaiveDate) -> Result<Vec<FleetVehicle>, StoreError> {
+        let mut all = Vec::new();
+        let mut query = FleetQuery {
+            limit: super::MAX_PAGE,
+            today,
+            ..FleetQuery::default()
+        };
+        loop {
+            let page = self.fleet_page(&query).await?;
+            query.after = page.items.last().map(|v| v.id.clone());
+            all.extend(page.items);
+            if !page.more {
+                return Ok(all);
+            }
+        }
+    }
+
     /// Plates and companies of `vehicle_ids` (unknown ids are left out), by id.
     pub async fn vehicle_briefs(
         &self,
