@@ -78,6 +78,7 @@ pub mod auth;
 pub mod cases;
 pub(crate) mod codec;
 pub mod evidence_files;
+pub mod fleet;
 mod partitions;
 pub mod registry;
 pub mod stats;
