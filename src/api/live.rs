@@ -23,67 +23,19 @@ use super::ApiState;
 use super::auth::Caller;
 use super::common::ApiQuery;
 use super::error::{ApiError, ApiResult};
+use super::vehicles::{LatestPosition, VehicleState, vehicle_state};
 use crate::bus::{LiveBatch, LiveEvent};
-use crate::model::{LoadState, Position, Violation, ViolationStatus};
+use crate::model::{LoadState, Violation, ViolationStatus};
 use crate::store::{ListQuery, Store, ViolationQuery};
 
 /// A client that cannot take a message within this time is disconnected.
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
-/// A fix older than this marks the truck offline.
-pub const OFFLINE_AFTER: chrono::Duration = chrono::Duration::minutes(10);
-/// At or above this speed a truck is moving.
-pub const MOVING_KMH: f64 = 5.0;
 /// Most recent (closed) violations in the first snapshot.
 const SNAPSHOT_VIOLATIONS: u32 = 200;
 
 /// Routes of this module.
 pub(super) fn routes() -> OpenApiRouter<ApiState> {
     OpenApiRouter::new().routes(routes!(live))
-}
-
-/// A truck's state on the map.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum VehicleState {
-    /// Driving.
-    Moving,
-    /// Standing, empty or load unknown.
-    Stopped,
-    /// Standing or driving with a load.
-    Loaded,
-    /// Has an open violation episode.
-    Violation,
-    /// No fix for [`OFFLINE_AFTER`].
-    Offline,
-    /// No position yet.
-    Unknown,
-}
-
-/// The state a truck is shown in: an open violation first, then offline, loaded, moving,
-/// stopped.
-pub fn vehicle_state(
-    latest: Option<&Position>,
-    in_violation: bool,
-    now: DateTime<Utc>,
-) -> VehicleState {
-    let Some(p) = latest else {
-        return if in_violation {
-            VehicleState::Violation
-        } else {
-            VehicleState::Unknown
-        };
-    };
-    if in_violation {
-        VehicleState::Violation
-    } else if now - p.time > OFFLINE_AFTER {
-        VehicleState::Offline
-    } else if matches!(p.load, LoadState::Half | LoadState::Full) {
-        VehicleState::Loaded
-    } else if p.speed_kmh >= MOVING_KMH {
-        VehicleState::Moving
-    } else {
-        VehicleState::Stopped
-    }
 }
 
 /// `?bbox=minLon,minLat,maxLon,maxLat&token=...`.
@@ -358,7 +310,11 @@ async fn render(
                     load: p.load,
                     lift_up: p.lift_up,
                     lid_open: p.lid_open,
-                    state: vehicle_state(Some(&p), in_violation.contains(vehicle_id), now),
+                    state: vehicle_state(
+                        Some(&LatestPosition::from(p.as_ref())),
+                        in_violation.contains(vehicle_id),
+                        now,
+                    ),
                 });
             }
             LiveEvent::Violation(v) => {
