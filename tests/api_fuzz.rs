@@ -169,7 +169,7 @@ async fn no_input_produces_a_server_error() {
     let cases = std::env::var("HAULWATCH_FUZZ_CASES")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(600);
+        .unwrap_or(2000);
     let mut runner = TestRunner::new(Config {
         cases,
         failure_persistence: None,
@@ -185,6 +185,7 @@ async fn no_input_produces_a_server_error() {
         generated.push(case);
     }
     let mut failures = Vec::new();
+    let mut statuses: std::collections::BTreeMap<u16, usize> = std::collections::BTreeMap::new();
     for case in generated {
         let route = &routes[case.route];
         let mut path = String::new();
@@ -238,6 +239,7 @@ async fn no_input_produces_a_server_error() {
             }
         };
         let status = response.status();
+        *statuses.entry(status.as_u16()).or_default() += 1;
         let text = response.text().await.unwrap_or_default();
         if status.is_server_error() {
             failures.push(format!(
@@ -254,6 +256,7 @@ async fn no_input_produces_a_server_error() {
             }
         }
     }
+    println!("answers by status: {statuses:?}");
     let (status, _) = api.call(Method::GET, "/healthz", None, None).await;
     assert_eq!(status, StatusCode::OK, "the server still answers");
     assert!(
