@@ -55,6 +55,45 @@ async fn demo_console_in_headless_chromium() -> anyhow::Result<()> {
     let demo = haulwatch::demo::start(config).await?;
     let base = demo.console_url.trim_end_matches('/').to_string();
 
+    // Start the browser once the city is running: every truck has reported (so marker counts
+    // hold still), and the printed officer has a case opened from a violation (the demo
+    // promises cases within the first minutes). Say plainly which did not happen.
+    let officer = login(&demo.logins, "officer")?.to_string();
+    let started = std::time::Instant::now();
+    let mut reporting = (0usize, std::time::Instant::now());
+    loop {
+        let trucks = demo.running.store.latest_positions().await?.len();
+        if trucks != reporting.0 {
+            reporting = (trucks, std::time::Instant::now());
+        }
+        let cases = demo
+            .running
+            .store
+            .list_cases(&haulwatch::store::CaseQuery::default())
+            .await?;
+        let officer_case = cases
+            .items
+            .iter()
+            .find(|c| c.vehicle_id.is_some() && c.officer_ids.contains(&officer));
+        let settled = trucks >= 150 && reporting.1.elapsed() > Duration::from_secs(6);
+        if let (true, Some(case)) = (settled, officer_case) {
+            println!(
+                "after {:.0} s: {trucks} trucks reporting, {} cases, {officer} on {}",
+                started.elapsed().as_secs_f64(),
+                cases.items.len(),
+                case.id
+            );
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(300) {
+            bail!(
+                "after 300 s: {trucks} trucks reporting, {} cases, none with a vehicle assigned to {officer}",
+                cases.items.len()
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+
     let screenshots = Path::new(env!("CARGO_TARGET_TMPDIR"))
         .parent()
         .context("target dir")?

@@ -1,5 +1,5 @@
-// A violation case appears in the list, its detail shows the evidence track, and an officer
-// files a case through the console.
+// A violation case appears in the list, its detail shows the evidence track, and the
+// dispatcher files a case through the console.
 
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -46,34 +46,34 @@ test('a violation case appears and its detail shows the evidence track', async (
   await screenshot(page, 'e2e-case-detail');
 });
 
-test('an officer files a case through the console', async () => {
+test('a dispatcher files a case through the console', async () => {
+  // Filing (立案) is the command centre's step in the workflow: log in as the dispatcher.
   const { page } = browser;
-  const ids = await caseIds(page);
-  // Walk a case forward (accept it first if needed) until "filed" is offered, then file it.
+  const { user, password } = credentials('dispatcher');
+  await login(page, user, password);
+  const ids = await caseIds(page, '#/cases?status=intake');
   let filedId = null;
   for (const id of ids) {
     await page.goto(`${baseUrl()}/#/cases/${encodeURIComponent(id)}`);
     await page.getByTestId('case-detail').waitFor();
-    for (const step of ['accepted', 'filed']) {
-      const button = page.getByTestId(`transition-${step}`);
-      if (!(await button.count())) continue;
-      const eventsBefore = await page.getByTestId('audit-row').count();
-      await button.click();
-      await page.getByTestId('transition-form').waitFor();
-      await page.getByTestId('transition-note').fill(step === 'filed' ? '事实清楚，证据确凿，予以立案。' : '线索属实，予以受理。');
-      for (const field of await page.locator('[data-testid="transition-form"] [data-testid^="field-"]').all()) {
-        const name = (await field.getAttribute('data-testid')).slice('field-'.length);
-        const tag = await field.evaluate((el) => el.tagName.toLowerCase());
-        if (tag === 'select') await field.selectOption({ index: 0 });
-        else if (name === 'penalty_yuan') await field.fill('5000');
-        else if (name !== 'no_penalty') await field.fill('《柳州市城市建筑垃圾管理规定》');
-      }
-      await page.getByTestId('transition-submit').click();
-      await page.waitForFunction((to) => document.querySelector('[data-testid="case-status"]')?.dataset.status === to, step, { timeout: 15_000 });
-      assert.equal(await page.getByTestId('audit-row').count(), eventsBefore + 1, 'the transition is in the audit trail');
-      if (step === 'filed') filedId = id;
+    const button = page.getByTestId('transition-filed');
+    if (!(await button.count())) continue;
+    const eventsBefore = await page.getByTestId('audit-row').count();
+    await button.click();
+    await page.getByTestId('transition-form').waitFor();
+    await page.getByTestId('transition-note').fill('事实清楚，证据确凿，予以立案。');
+    for (const field of await page.locator('[data-testid="transition-form"] [data-testid^="field-"]').all()) {
+      const name = (await field.getAttribute('data-testid')).slice('field-'.length);
+      const tag = await field.evaluate((el) => el.tagName.toLowerCase());
+      if (tag === 'select') await field.selectOption({ index: 0 });
+      else if (name === 'penalty_yuan') await field.fill('5000');
+      else if (name !== 'no_penalty') await field.fill('《柳州市城市建筑垃圾管理规定》');
     }
-    if (filedId) break;
+    await page.getByTestId('transition-submit').click();
+    await page.waitForFunction(() => document.querySelector('[data-testid="case-status"]')?.dataset.status === 'filed', null, { timeout: 15_000 });
+    await eventually(async () => (await page.getByTestId('audit-row').count()) > eventsBefore, { timeoutMs: 10_000, what: 'the filing in the audit trail' });
+    filedId = id;
+    break;
   }
   assert.ok(filedId, 'some case could be filed');
   const detail = await apiFromPage(page, `/cases/${encodeURIComponent(filedId)}`);
