@@ -126,6 +126,8 @@ pub struct ApiState {
     pub limits: Arc<ApiLimits>,
     /// Token cache and login limiter.
     pub auth: Arc<AuthState>,
+    /// The fleet list kept briefly in memory for `GET /vehicles`.
+    pub fleet: Arc<vehicles::FleetCopy>,
 }
 
 impl ApiState {
@@ -146,6 +148,7 @@ impl ApiState {
             console: Arc::new(ConsoleConfig::default()),
             limits: Arc::new(ApiLimits::default()),
             auth: Arc::new(AuthState::default()),
+            fleet: Arc::new(vehicles::FleetCopy::default()),
         }
     }
 

@@ -208,7 +208,7 @@ async fn replace_item<R: Resource>(
 async fn written<R: Resource>(state: &ApiState, id: &str) -> ApiResult<Json<R>> {
     if R::ENGINE_USES {
         state.registry_changed();
-        super::vehicles::registry_written(&state.store);
+        super::vehicles::registry_written(state);
     }
     R::get(state, id)
         .await?
@@ -228,7 +228,7 @@ async fn delete_item<R: Resource>(
     }
     if R::ENGINE_USES {
         state.registry_changed();
-        super::vehicles::registry_written(&state.store);
+        super::vehicles::registry_written(state);
     }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -25,8 +25,8 @@
 //! its own fleet platform and an officer works cases, neither steers terminals through the
 //! bureau's channel. Every command is logged with who sent it.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use axum::Json;
@@ -47,7 +47,6 @@ use super::registry::{GeoJsonGeometry, SensorsDto, area_from_geojson};
 use crate::cases::model::Role;
 use crate::ingest::session::{CommandOutcome, DownlinkCommand};
 use crate::model::{LoadState, Position, Vehicle};
-use crate::store::Inner as StoreInner;
 use crate::store::TrackQuery;
 use crate::store::fleet::{FleetQuery, FleetVehicle, LatestFix};
 
@@ -253,51 +252,36 @@ async fn fleet_one(state: &ApiState, vehicle_id: &str) -> ApiResult<Option<Vehic
 /// positions do not already have; registry writes through this API drop the copy at once.
 const FLEET_COPY_TTL: Duration = Duration::from_secs(1);
 
-/// The fleet list of one store, kept in memory for [`FLEET_COPY_TTL`].
-struct FleetCopy {
-    /// The store it belongs to; a weak reference keeps the address from being reused while
-    /// this entry exists, so comparing pointers is exact.
-    store: Weak<StoreInner>,
+/// A fleet list read at an instant, with the registry generation it was read under.
+type FleetSnapshot = (Instant, u64, Arc<Vec<FleetVehicle>>);
+
+/// The whole fleet list kept in memory for [`FLEET_COPY_TTL`] (one per [`ApiState`]).
+#[derive(Default)]
+pub struct FleetCopy {
     /// The copy: when read, with which registry generation, and the vehicles sorted by id.
-    data: parking_lot::Mutex<Option<(Instant, u64, Arc<Vec<FleetVehicle>>)>>,
+    data: parking_lot::Mutex<Option<FleetSnapshot>>,
     /// Bumped by every registry write; a refresh begun before a write is not kept.
     generation: AtomicU64,
     /// One refresh at a time.
     refresh: tokio::sync::Mutex<()>,
 }
 
-/// Fleet copies by store (tests run many stores in one process).
-static FLEET_COPIES: parking_lot::Mutex<Vec<Arc<FleetCopy>>> = parking_lot::Mutex::new(Vec::new());
-
-fn fleet_copy(store: &crate::store::Store) -> Arc<FleetCopy> {
-    let mut copies = FLEET_COPIES.lock();
-    copies.retain(|c| c.store.strong_count() > 0);
-    if let Some(copy) = copies
-        .iter()
-        .find(|c| std::ptr::eq(c.store.as_ptr(), Arc::as_ptr(&store.inner)))
-    {
-        return copy.clone();
+impl std::fmt::Debug for FleetCopy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FleetCopy").finish_non_exhaustive()
     }
-    let copy = Arc::new(FleetCopy {
-        store: Arc::downgrade(&store.inner),
-        data: parking_lot::Mutex::new(None),
-        generation: AtomicU64::new(0),
-        refresh: tokio::sync::Mutex::new(()),
-    });
-    copies.push(copy.clone());
-    copy
 }
 
 /// Drops the in-memory fleet list after a registry write, so the next page reads the store.
-pub(super) fn registry_written(store: &crate::store::Store) {
-    let copy = fleet_copy(store);
+pub(super) fn registry_written(state: &ApiState) {
+    let copy = &state.fleet;
     copy.generation.fetch_add(1, Ordering::SeqCst);
     *copy.data.lock() = None;
 }
 
 /// The whole fleet list, sorted by id: the in-memory copy if fresh, else read anew.
 async fn fleet_list(state: &ApiState) -> ApiResult<Arc<Vec<FleetVehicle>>> {
-    let copy = fleet_copy(&state.store);
+    let copy = state.fleet.clone();
     let fresh = |copy: &FleetCopy| {
         copy.data
             .lock()
