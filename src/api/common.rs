@@ -44,7 +44,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> ApiResult<T> {
         let field = missing_field(&message)
             .map(|name| join_path(&path, name))
             .unwrap_or_else(|| {
-                if path == "." {
+                if path == "." || path == "?" {
                     "body".to_string()
                 } else {
                     path
@@ -79,7 +79,7 @@ pub fn parse_query<T: DeserializeOwned>(query: &str) -> ApiResult<T> {
         let field = missing_field(&message)
             .map(str::to_string)
             .unwrap_or_else(|| {
-                if path == "." {
+                if path == "." || path == "?" {
                     "query".to_string()
                 } else {
                     path
