@@ -41,11 +41,15 @@ fn fan_out(c: &mut Criterion) {
             let seen = seen_tx.clone();
             tokio::spawn(async move {
                 while let Some(Ok(message)) = socket.next().await {
-                    if let Message::Text(text) = message
-                        && let Some(at) = text.find("\"marker-")
-                    {
-                        let marker: String =
-                            text[at + 1..].chars().take_while(|c| *c != '"').collect();
+                    let Message::Text(text) = message else {
+                        continue;
+                    };
+                    // A snapshot holds every earlier round's marker too: report them all.
+                    for (at, _) in text.match_indices("\"marker-") {
+                        let marker: String = text[at + 1..]
+                            .chars()
+                            .take_while(|c| *c != '"')
+                            .collect();
                         let _ = seen.send((client, marker));
                     }
                 }
