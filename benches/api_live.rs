@@ -46,10 +46,8 @@ fn fan_out(c: &mut Criterion) {
                     };
                     // A snapshot holds every earlier round's marker too: report them all.
                     for (at, _) in text.match_indices("\"marker-") {
-                        let marker: String = text[at + 1..]
-                            .chars()
-                            .take_while(|c| *c != '"')
-                            .collect();
+                        let marker: String =
+                            text[at + 1..].chars().take_while(|c| *c != '"').collect();
                         let _ = seen.send((client, marker));
                     }
                 }

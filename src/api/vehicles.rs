@@ -252,6 +252,10 @@ async fn fleet_one(state: &ApiState, vehicle_id: &str) -> ApiResult<Option<Vehic
 /// positions do not already have; registry writes through this API drop the copy at once.
 const FLEET_COPY_TTL: Duration = Duration::from_secs(1);
 
+/// A copy older than [`FLEET_COPY_TTL`] but younger than this is still served while a fresh one
+/// is read in the background; an older one is not served at all.
+const FLEET_COPY_MAX_AGE: Duration = Duration::from_secs(30);
+
 /// A fleet list read at an instant, with the registry generation it was read under.
 type FleetSnapshot = (Instant, u64, Arc<Vec<FleetVehicle>>);
 
@@ -263,7 +267,7 @@ pub struct FleetCopy {
     /// Bumped by every registry write; a refresh begun before a write is not kept.
     generation: AtomicU64,
     /// One refresh at a time.
-    refresh: tokio::sync::Mutex<()>,
+    refresh: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl std::fmt::Debug for FleetCopy {
@@ -282,29 +286,59 @@ pub(super) fn registry_written(state: &ApiState) {
 /// The whole fleet list, sorted by id: the in-memory copy if fresh, else read anew.
 async fn fleet_list(state: &ApiState) -> ApiResult<Arc<Vec<FleetVehicle>>> {
     let copy = state.fleet.clone();
-    let fresh = |copy: &FleetCopy| {
-        copy.data
-            .lock()
-            .as_ref()
-            .filter(|(at, generation, _)| {
-                at.elapsed() < FLEET_COPY_TTL
-                    && *generation == copy.generation.load(Ordering::SeqCst)
-            })
-            .map(|(_, _, list)| list.clone())
+    // Fresh: serve it. Stale but of the current registry generation and not too old: serve it
+    // and refresh in the background (positions are merged from the live hub anyway), so a
+    // dispatcher's listing never waits for the whole-fleet read. Otherwise read now.
+    let (list, stale) = {
+        let data = copy.data.lock();
+        match data.as_ref() {
+            Some((at, generation, list))
+                if *generation == copy.generation.load(Ordering::SeqCst)
+                    && at.elapsed() < FLEET_COPY_MAX_AGE =>
+            {
+                (Some(list.clone()), at.elapsed() >= FLEET_COPY_TTL)
+            }
+            _ => (None, true),
+        }
     };
-    if let Some(list) = fresh(&copy) {
-        return Ok(list);
+    match list {
+        Some(list) if !stale => Ok(list),
+        Some(list) => {
+            if let Ok(guard) = copy.refresh.clone().try_lock_owned() {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let _refreshing = guard;
+                    if let Err(error) = read_fleet(&state).await {
+                        tracing::warn!(%error, "Fleet list refresh failed; serving the last one.");
+                    }
+                });
+            }
+            Ok(list)
+        }
+        None => {
+            let _refreshing = copy.refresh.lock().await;
+            let generation = copy.generation.load(Ordering::SeqCst);
+            if let Some((at, g, list)) = copy.data.lock().as_ref()
+                && *g == generation
+                && at.elapsed() < FLEET_COPY_TTL
+            {
+                return Ok(list.clone());
+            }
+            read_fleet(state).await
+        }
     }
-    let _refreshing = copy.refresh.lock().await;
-    if let Some(list) = fresh(&copy) {
-        return Ok(list);
-    }
+}
+
+/// Reads the whole fleet list from the store into the in-memory copy.
+async fn read_fleet(state: &ApiState) -> ApiResult<Arc<Vec<FleetVehicle>>> {
+    let copy = &state.fleet;
     let generation = copy.generation.load(Ordering::SeqCst);
     let started = Instant::now();
     let mut list = state.store.fleet_all(today()).await?;
     // Cursors compare ids as bytes, whatever the database's collation.
     list.sort_unstable_by(|a, b| a.id.cmp(&b.id));
     let list = Arc::new(list);
+    // A registry write during the read makes this copy stale at once (generation differs).
     *copy.data.lock() = Some((started, generation, list.clone()));
     Ok(list)
 }
