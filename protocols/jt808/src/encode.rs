@@ -80,6 +80,14 @@ fn encode_message_inner(
     start: usize,
 ) -> Result<u16, EncodeError> {
     let msg_id = message.msg_id();
+    // General responses are most of what a gateway sends (one per position): compose them on
+    // the stack and append the finished frame in one copy.
+    if let Message::PlatformResponse(r) | Message::TerminalResponse(r) = message {
+        let [s0, s1] = r.reply_serial.to_be_bytes();
+        let [m0, m1] = r.reply_msg_id.to_be_bytes();
+        encode_small_frame(header, msg_id, &[s0, s1, m0, m1, r.result], out)?;
+        return Ok(1);
+    }
     out.reserve(header.version.header_len(false) + 64);
     out.put_u8(FLAG);
     let content_at = out.len();
@@ -185,6 +193,63 @@ fn write_header(
     Ok(())
 }
 
+/// Longest body [`encode_small_frame`] takes.
+const SMALL_BODY: usize = 16;
+/// Longest unescaped content of a small frame: the 2019 header, the body and the checksum.
+const SMALL_CONTENT: usize = 17 + SMALL_BODY + 1;
+
+/// Appends one unsplit frame with a short body, composed on the stack (header, body, checksum,
+/// escapes) and copied into `out` once.
+fn encode_small_frame(
+    header: &OutboundHeader,
+    msg_id: u16,
+    body: &[u8],
+    out: &mut BytesMut,
+) -> Result<(), EncodeError> {
+    let phone = header.phone.bcd(header.version.phone_bytes())?;
+    let mut content = [0u8; SMALL_CONTENT];
+    let mut len = 0;
+    let mut push = |bytes: &[u8]| {
+        if let Some(slot) = content.get_mut(len..len + bytes.len()) {
+            slot.copy_from_slice(bytes);
+            len += bytes.len();
+        }
+    };
+    push(&msg_id.to_be_bytes());
+    push(
+        &BodyProps::new(body.len().min(SMALL_BODY) as u16, false, header.version)
+            .0
+            .to_be_bytes(),
+    );
+    if header.version == Version::V2019 {
+        push(&[header.protocol_version]);
+    }
+    push(phone);
+    push(&header.serial.to_be_bytes());
+    push(body.get(..SMALL_BODY).unwrap_or(body));
+    let content = content.get(..len).unwrap_or_default();
+    let sum = checksum(content);
+    let mut frame = [0u8; 2 * SMALL_CONTENT + 2];
+    let mut at = 1;
+    frame[0] = FLAG;
+    for &b in content.iter().chain(std::iter::once(&sum)) {
+        let escaped: &[u8] = match b {
+            FLAG => &[ESCAPE, 0x02],
+            ESCAPE => &[ESCAPE, 0x01],
+            _ => std::slice::from_ref(&b),
+        };
+        if let Some(slot) = frame.get_mut(at..at + escaped.len()) {
+            slot.copy_from_slice(escaped);
+            at += escaped.len();
+        }
+    }
+    if let Some(end) = frame.get_mut(at) {
+        *end = FLAG;
+    }
+    out.put_slice(frame.get(..at + 1).unwrap_or_default());
+    Ok(())
+}
+
 /// Appends the checksum of `out[content_at..]`, escapes that region in place and closes the
 /// frame.
 fn finish_frame(out: &mut BytesMut, content_at: usize) {
@@ -245,6 +310,34 @@ mod tests {
 
     fn header(phone: &str, serial: u16, version: Version) -> OutboundHeader {
         OutboundHeader::new(Phone::parse(phone).expect("digits"), serial, version)
+    }
+
+    #[test]
+    fn small_frames_match_the_general_path() {
+        // Serials, ids and phones full of bytes that need escaping, in both layouts.
+        for version in [Version::V2013, Version::V2019] {
+            for (serial, reply_serial, result) in
+                [(0x7e7d, 0x7d7e, 0x7e), (0, 0, 0), (0x7d01, 0x027e, 0x7d)]
+            {
+                let mut h = header("017e7d7e7d01", serial, version);
+                h.protocol_version = 0x7e;
+                let response = GeneralResponse {
+                    reply_serial,
+                    reply_msg_id: 0x0200,
+                    result,
+                };
+                let mut fast = BytesMut::new();
+                encode_message(&h, &Message::PlatformResponse(response), &mut fast)
+                    .expect("encodes");
+                let mut body = BytesMut::new();
+                Message::PlatformResponse(response)
+                    .encode_body(version, &mut body)
+                    .expect("body");
+                let mut general = BytesMut::new();
+                encode_frame(&h, 0x8001, &body, &mut general).expect("encodes");
+                assert_eq!(fast, general, "{version:?} serial {serial:#x}");
+            }
+        }
     }
 
     #[test]
