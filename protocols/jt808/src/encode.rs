@@ -228,25 +228,26 @@ fn encode_small_frame(
     push(&header.serial.to_be_bytes());
     push(body.get(..SMALL_BODY).unwrap_or(body));
     let content = content.get(..len).unwrap_or_default();
-    let sum = checksum(content);
-    let mut frame = [0u8; 2 * SMALL_CONTENT + 2];
-    let mut at = 1;
-    frame[0] = FLAG;
-    for &b in content.iter().chain(std::iter::once(&sum)) {
-        let escaped: &[u8] = match b {
-            FLAG => &[ESCAPE, 0x02],
-            ESCAPE => &[ESCAPE, 0x01],
-            _ => std::slice::from_ref(&b),
-        };
-        if let Some(slot) = frame.get_mut(at..at + escaped.len()) {
-            slot.copy_from_slice(escaped);
-            at += escaped.len();
+    let (sum, escapes) = content.iter().fold((0u8, 0u8), |(x, n), &b| {
+        (x ^ b, n + u8::from(needs_escape(b)))
+    });
+    let escapes = usize::from(escapes) + usize::from(needs_escape(sum));
+    out.reserve(len + escapes + 3);
+    out.put_u8(FLAG);
+    if escapes == 0 {
+        // The common case: nothing to escape, one copy.
+        out.put_slice(content);
+        out.put_u8(sum);
+    } else {
+        for &b in content.iter().chain(std::iter::once(&sum)) {
+            match b {
+                FLAG => out.put_slice(&[ESCAPE, 0x02]),
+                ESCAPE => out.put_slice(&[ESCAPE, 0x01]),
+                _ => out.put_u8(b),
+            }
         }
     }
-    if let Some(end) = frame.get_mut(at) {
-        *end = FLAG;
-    }
-    out.put_slice(frame.get(..at + 1).unwrap_or_default());
+    out.put_u8(FLAG);
     Ok(())
 }
 
