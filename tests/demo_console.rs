@@ -7,17 +7,17 @@
 //! Needs `/usr/bin/chromium` and `tests/browser/node_modules` (`source scripts/services &&
 //! ensure_chromium`; `scripts/test` does it). Fails, not skips, without them.
 
-use std::path::{Path, PathBuf};
+mod browser_support;
+
+use std::path::Path;
 use std::time::Duration;
+
+use browser_support::{browser_dir, require_browser};
 
 use anyhow::{Context, bail};
 use haulwatch::demo::{DemoConfig, DemoLogin};
 
 const PASSWORD: &str = "e2e-demo-password";
-
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
 
 fn login<'a>(logins: &'a [DemoLogin], role: &str) -> anyhow::Result<&'a str> {
     logins
@@ -29,23 +29,7 @@ fn login<'a>(logins: &'a [DemoLogin], role: &str) -> anyhow::Result<&'a str> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_console_in_headless_chromium() -> anyhow::Result<()> {
-    let chromium =
-        std::env::var("HAULWATCH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
-    if !Path::new(&chromium).exists() {
-        bail!(
-            "Chromium not found at {chromium}: run `source scripts/services && ensure_chromium` \
-             (Debian packages chromium, chromium-driver)"
-        );
-    }
-    if !browser_dir()
-        .join("node_modules/playwright-core/package.json")
-        .exists()
-    {
-        bail!(
-            "playwright-core is not installed in tests/browser/node_modules: run \
-             `source scripts/services && ensure_chromium` (npm ci in tests/browser)"
-        );
-    }
+    let chromium = require_browser()?;
 
     let data = tempfile::tempdir()?;
     let mut config = DemoConfig::new(PASSWORD.to_string());

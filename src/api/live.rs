@@ -26,7 +26,7 @@ use super::error::{ApiError, ApiResult};
 use super::vehicles::{LatestPosition, VehicleState, vehicle_state};
 use crate::bus::{LiveBatch, LiveEvent};
 use crate::model::{LoadState, Violation, ViolationStatus};
-use crate::store::{ListQuery, Store, ViolationQuery};
+use crate::store::{Store, ViolationQuery};
 
 /// A client that cannot take a message within this time is disconnected.
 const SEND_TIMEOUT: Duration = Duration::from_secs(30);
@@ -147,30 +147,25 @@ enum LiveMessage<'a> {
     Violation { violation: &'a Violation },
 }
 
-/// Plate and company of every vehicle, loaded at connect and filled in on demand.
+/// Plate and company of every vehicle, taken at connect and filled in on demand.
 struct VehicleNames {
     store: Store,
     names: HashMap<String, Option<(String, String)>>,
 }
 
 impl VehicleNames {
-    async fn load(store: Store) -> ApiResult<VehicleNames> {
-        let mut names = HashMap::new();
-        let mut query = ListQuery {
-            limit: crate::store::MAX_PAGE,
-            ..ListQuery::default()
-        };
-        loop {
-            let page = store.list_vehicles(&query).await?;
-            for v in page.items {
-                names.insert(v.id, Some((v.plate, v.company_id)));
-            }
-            match page.next_cursor {
-                Some(cursor) => query.cursor = Some(cursor),
-                None => break,
-            }
-        }
-        Ok(VehicleNames { store, names })
+    /// From the API's in-memory fleet list (the one `GET /vehicles` serves), so a new socket
+    /// does not read the whole registry again.
+    async fn load(state: &ApiState) -> ApiResult<VehicleNames> {
+        let names = super::vehicles::fleet_list(state)
+            .await?
+            .iter()
+            .map(|v| (v.id.clone(), Some((v.plate.clone(), v.company_id.clone()))))
+            .collect();
+        Ok(VehicleNames {
+            store: state.store.clone(),
+            names,
+        })
     }
 
     /// Plate and company of a vehicle (asks the store once for a vehicle added since).
@@ -217,7 +212,7 @@ async fn live(
 ) -> ApiResult<Response> {
     let bbox = params.bbox.as_deref().map(BBox::parse).transpose()?;
     let company_id = caller.company_scope(None)?;
-    let names = VehicleNames::load(state.store.clone()).await?;
+    let names = VehicleNames::load(&state).await?;
     let filter = LiveFilter { company_id, bbox };
     Ok(upgrade
         .max_message_size(64 * 1024)

@@ -284,7 +284,7 @@ pub(super) fn registry_written(state: &ApiState) {
 }
 
 /// The whole fleet list, sorted by id: the in-memory copy if fresh, else read anew.
-async fn fleet_list(state: &ApiState) -> ApiResult<Arc<Vec<FleetVehicle>>> {
+pub(super) async fn fleet_list(state: &ApiState) -> ApiResult<Arc<Vec<FleetVehicle>>> {
     let copy = state.fleet.clone();
     // Fresh: serve it. Stale but of the current registry generation and not too old: serve it
     // and refresh in the background (positions are merged from the live hub anyway), so a

@@ -8,13 +8,14 @@
 //! ensure_chromium` installs both; `scripts/test` does it). Fails, not skips, without them.
 //! The end-to-end tests against `haulwatch demo` are in `tests/browser/e2e/`.
 
+#[path = "../browser_support/mod.rs"]
+mod browser_support;
+
 use anyhow::{Context, bail};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
-fn browser_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser")
-}
+use browser_support::{browser_dir, require_browser};
 
 /// Points across mainland China (where both implementations transform) and far outside it
 /// (where both leave positions alone), with the Rust crate's GCJ-02 answer.
@@ -50,23 +51,7 @@ fn gcj_vectors() -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn console_in_headless_chromium() -> anyhow::Result<()> {
-    let chromium =
-        std::env::var("HAULWATCH_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
-    if !Path::new(&chromium).exists() {
-        bail!(
-            "Chromium not found at {chromium}: run `source scripts/services && ensure_chromium` \
-             (Debian packages chromium, chromium-driver)"
-        );
-    }
-    if !browser_dir()
-        .join("node_modules/playwright-core/package.json")
-        .exists()
-    {
-        bail!(
-            "playwright-core is not installed in tests/browser/node_modules: run \
-             `source scripts/services && ensure_chromium` (npm ci in tests/browser)"
-        );
-    }
+    let chromium = require_browser()?;
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
