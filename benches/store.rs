@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use chrono::Utc;
-use haulwatch::model::{LoadState, Position, PositionFlags, PositionSource};
+use haulwatch::model::{LoadState, Position, PositionFlags, PositionSource, next_position_id};
 use haulwatch::store::{Store, StoreConfig, TrackWriterConfig};
 use sqlx::Connection;
 
@@ -54,7 +54,7 @@ fn position(id: i64, vehicle: i64, now: chrono::DateTime<Utc>, raw: &Bytes) -> P
 }
 
 /// Positions per second through the group-commit writer, sustained for `seconds`.
-async fn batched(store: &Store, seconds: u64, id_base: i64) -> (f64, u64) {
+async fn batched(store: &Store, seconds: u64) -> (f64, u64) {
     let writer = store
         .track_writer(TrackWriterConfig::default())
         .expect("writer");
@@ -70,15 +70,14 @@ async fn batched(store: &Store, seconds: u64, id_base: i64) -> (f64, u64) {
         let appends = appends.clone();
         let raw = raw.clone();
         tasks.push(tokio::spawn(async move {
-            let mut next = id_base + producer * 1_000_000_000;
             let mut vehicle = producer;
             while !stop.load(Ordering::Relaxed) {
                 let now = Utc::now();
                 let batch: Vec<Position> = (0..POSITIONS_PER_APPEND)
                     .map(|_| {
-                        next += 1;
                         vehicle = (vehicle + PRODUCERS) % VEHICLES;
-                        position(next, vehicle, now, &raw)
+                        // Ids as the gateway assigns them: increasing with arrival time.
+                        position(next_position_id(), vehicle, now, &raw)
                     })
                     .collect();
                 writer.append(batch).await.expect("append");
@@ -143,7 +142,7 @@ fn pg_url() -> String {
 
 async fn run(name: &str, store: Store, seconds: u64) -> (f64, f64) {
     eprintln!("{name}: batched, {seconds} s ...");
-    let (fast, appends) = batched(&store, seconds, 1 << 40).await;
+    let (fast, appends) = batched(&store, seconds).await;
     eprintln!("{name}: {fast:.0} positions/s ({appends} appends)");
     let baseline_seconds = (seconds / 2).max(3);
     eprintln!("{name}: baseline, {baseline_seconds} s ...");

@@ -2,10 +2,15 @@
 //! fence, either "the whole cell is inside" or the few edges (polygons) or segments (corridors)
 //! needed to decide a point in that cell exactly.
 //!
+//! Memory layout: a lookup is bound by memory latency, not arithmetic, so each cell owns one
+//! 64-byte cache line, addressed straight from the point's coordinates. A cell whose records
+//! fit in the line (most: empty, whole-cell, or one or two short boundary records) is decided
+//! with that single line; a longer cell's line points to its run in an overflow stream, one
+//! more dependent load.
+//!
 //! Why a grid on top of the R-tree: an R-tree lookup plus a full point-in-polygon test costs
 //! about a microsecond per point; most points fall in cells wholly inside or outside every
-//! fence, and the rest need two or three edge tests. Each cell's records are packed into one
-//! `u32` stream so that a lookup touches the cell table and one short run of memory.
+//! fence, and the rest need two or three edge tests.
 //!
 //! Polygon exactness: for a point in a cell, the crossing-number ray (towards +x) only meets
 //! edges that overlap the cell's horizontal band and reach at least its left border. The
@@ -56,13 +61,11 @@ pub(crate) struct Grid {
     nx: u32,
     /// Rows.
     ny: u32,
-    /// Per cell: where its records start in `words`, and a copy of its first record word
-    /// (length `nx * ny + 1`; the run of cell `i` ends where cell `i + 1`'s starts). A cell
-    /// whose only record is a one-word "whole cell" record is answered from this table alone,
-    /// without touching `words`: one cache line instead of two.
-    cell_start: Vec<[u32; 2]>,
-    /// Packed records of all cells.
-    words: Vec<u32>,
+    /// One line per cell (`nx * ny`): its record words inline, or where they sit in
+    /// `overflow`. See [`CellLine`].
+    lines: HugeTable<CellLine>,
+    /// Record runs of the cells too long for their line.
+    overflow: HugeTable<u32>,
     /// Metres per degree (lon, lat) at each row's centre, for corridor distances.
     row_metric: Vec<[f32; 2]>,
     /// Polygon quantisation: a coordinate `d` degrees east of a cell's west edge is stored
@@ -70,6 +73,76 @@ pub(crate) struct Grid {
     poly_q: PolyQuant,
     /// Corridor quantisation per fence slot (unused for polygons).
     corridor_q: Vec<CorridorQuant>,
+}
+
+/// Words in a cell line.
+const LINE_WORDS: usize = 16;
+
+/// A cell's line: word 0 is the number `n` of record words of the cell. When `n` is below
+/// [`LINE_WORDS`] the records follow in words `1..=n`; otherwise word 1 is the offset of the
+/// cell's whole run in the overflow stream. Aligned so a line is exactly one cache line.
+#[derive(Debug, Default, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+#[repr(C, align(64))]
+struct CellLine([u32; LINE_WORDS]);
+
+/// Tables at least this large go in their own mapping with huge pages requested.
+const HUGE_TABLE_MIN_BYTES: usize = 2 << 20;
+
+/// A read-only table that the kernel is asked to back with 2 MB pages. Lookups land on
+/// random cells of tens of megabytes; with 4 KB pages nearly every one also misses the TLB,
+/// and a page walk (nested, under a hypervisor) costs as much as the load itself.
+#[derive(Debug)]
+enum HugeTable<T> {
+    /// An anonymous mapping holding the items (with `MADV_HUGEPAGE` where supported).
+    Mapped(memmap2::Mmap, std::marker::PhantomData<T>),
+    /// Small tables, or if the mapping failed: an ordinary allocation.
+    Heap(Vec<T>),
+}
+
+impl<T> Default for HugeTable<T> {
+    fn default() -> HugeTable<T> {
+        HugeTable::Heap(Vec::new())
+    }
+}
+
+impl<T: bytemuck::Pod> HugeTable<T> {
+    fn new(items: Vec<T>) -> HugeTable<T> {
+        let bytes: &[u8] = bytemuck::cast_slice(&items);
+        if bytes.len() < HUGE_TABLE_MIN_BYTES {
+            return HugeTable::Heap(items);
+        }
+        let mapped = memmap2::MmapMut::map_anon(bytes.len()).and_then(|mut map| {
+            // Advice only: without transparent huge pages the table still works.
+            if let Err(error) = map.advise(memmap2::Advice::HugePage) {
+                tracing::debug!(%error, "Huge pages not available for the fence grid.");
+            }
+            map.copy_from_slice(bytes);
+            map.make_read_only()
+        });
+        match mapped {
+            Ok(map) => HugeTable::Mapped(map, std::marker::PhantomData),
+            Err(error) => {
+                tracing::debug!(%error, "Fence grid table kept on the heap.");
+                HugeTable::Heap(items)
+            }
+        }
+    }
+
+    #[inline]
+    fn as_slice(&self) -> &[T] {
+        match self {
+            // A page-aligned mapping of a whole number of items always casts.
+            HugeTable::Mapped(map, _) => bytemuck::try_cast_slice(map).unwrap_or(&[]),
+            HugeTable::Heap(items) => items,
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        match self {
+            HugeTable::Mapped(map, _) => map.len(),
+            HugeTable::Heap(items) => items.capacity() * std::mem::size_of::<T>(),
+        }
+    }
 }
 
 /// Quantisation of polygon records, shared by every cell.
@@ -125,8 +198,12 @@ impl Hits {
 pub struct GridStats {
     /// Cells.
     pub cells: u64,
-    /// Words in the record stream.
+    /// Record words of all cells.
     pub words: usize,
+    /// Cells whose records do not fit in their line.
+    pub overflow_cells: usize,
+    /// Words in the overflow stream.
+    pub overflow_words: usize,
     /// Whole-cell records.
     pub full: usize,
     /// Polygon boundary records.
@@ -139,6 +216,31 @@ pub struct GridStats {
     pub corridor_records: usize,
     /// Segments stored in corridor records.
     pub segments: usize,
+}
+
+impl GridStats {
+    /// Adds up the records of one cell's run.
+    fn count_records(&mut self, mut rest: &[u32]) {
+        while let Some((&h, tail)) = rest.split_first() {
+            rest = tail;
+            if h & FULL != 0 {
+                self.full += 1;
+                continue;
+            }
+            let n = rest.first().copied().unwrap_or(0) as usize;
+            if h & CORRIDOR != 0 {
+                self.corridor_records += 1;
+                self.segments += n;
+                rest = rest.get(1 + 2 * n..).unwrap_or(&[]);
+            } else {
+                let pieces = rest.get(1).copied().unwrap_or(0) as usize;
+                self.polygon_records += 1;
+                self.border_crossings += n;
+                self.edge_pieces += pieces;
+                rest = rest.get(2 + n.div_ceil(2) + 2 * pieces..).unwrap_or(&[]);
+            }
+        }
+    }
 }
 
 /// Parameters of the grid, derived from the configuration and the fence extent.
@@ -236,8 +338,8 @@ impl Grid {
             inv_h: 1.0 / cell_h,
             nx,
             ny,
-            cell_start: Vec::new(),
-            words: Vec::new(),
+            lines: HugeTable::default(),
+            overflow: HugeTable::default(),
             row_metric,
             poly_q,
             corridor_q,
@@ -264,8 +366,8 @@ impl Grid {
 
     /// Heap memory held by the grid, in bytes.
     pub(crate) fn heap_bytes(&self) -> usize {
-        self.cell_start.capacity() * 8
-            + self.words.capacity() * 4
+        self.lines.bytes()
+            + self.overflow.bytes()
             + self.row_metric.capacity() * 8
             + self.corridor_q.capacity() * std::mem::size_of::<CorridorQuant>()
     }
@@ -274,30 +376,36 @@ impl Grid {
     pub(crate) fn stats(&self) -> GridStats {
         let mut st = GridStats {
             cells: self.cells(),
-            words: self.words.len(),
+            overflow_cells: self
+                .lines
+                .as_slice()
+                .iter()
+                .filter(|l| l.0[0] as usize >= LINE_WORDS)
+                .count(),
+            overflow_words: self.overflow.as_slice().len(),
             ..GridStats::default()
         };
-        let mut rest: &[u32] = &self.words;
-        while let Some((&h, tail)) = rest.split_first() {
-            rest = tail;
-            if h & FULL != 0 {
-                st.full += 1;
-                continue;
-            }
-            let n = rest.first().copied().unwrap_or(0) as usize;
-            if h & CORRIDOR != 0 {
-                st.corridor_records += 1;
-                st.segments += n;
-                rest = rest.get(1 + 2 * n..).unwrap_or(&[]);
-            } else {
-                let pieces = rest.get(1).copied().unwrap_or(0) as usize;
-                st.polygon_records += 1;
-                st.border_crossings += n;
-                st.edge_pieces += pieces;
-                rest = rest.get(2 + n.div_ceil(2) + 2 * pieces..).unwrap_or(&[]);
-            }
+        for cell in 0..self.lines.as_slice().len() {
+            let records = self.cell_records(cell);
+            st.words += records.len();
+            st.count_records(records);
         }
         st
+    }
+
+    /// The record words of a cell (empty outside the grid).
+    #[inline]
+    fn cell_records(&self, cell: usize) -> &[u32] {
+        let Some(line) = self.lines.as_slice().get(cell) else {
+            return &[];
+        };
+        let n = line.0[0] as usize;
+        if n < LINE_WORDS {
+            line.0.get(1..1 + n).unwrap_or(&[])
+        } else {
+            let at = line.0[1] as usize;
+            self.overflow.as_slice().get(at..at + n).unwrap_or(&[])
+        }
     }
 
     /// Number of cells.
@@ -594,109 +702,118 @@ impl Grid {
     /// Packs the scratch records into the per-cell stream (a counting sort by cell).
     fn pack(&mut self, scratch: &[u32], records: Vec<PendingRecord>) {
         let cells = self.cells() as usize;
-        let mut counts = vec![0u32; cells + 1];
+        // Records arrive fence by fence; gather each cell's runs first.
+        let mut per_cell: Vec<u32> = vec![0; cells];
         for r in &records {
-            if let Some(c) = counts.get_mut(r.cell as usize + 1) {
+            if let Some(c) = per_cell.get_mut(r.cell as usize) {
                 *c += r.len;
             }
         }
-        for i in 1..counts.len() {
-            let prev = counts.get(i - 1).copied().unwrap_or(0);
-            if let Some(c) = counts.get_mut(i) {
-                *c += prev;
+        let mut lines = vec![CellLine::default(); cells];
+        let mut overflow = Vec::new();
+        let mut fill = vec![0u32; cells];
+        for (cell, (&n, line)) in per_cell.iter().zip(lines.iter_mut()).enumerate() {
+            line.0[0] = n;
+            if n as usize >= LINE_WORDS {
+                line.0[1] = overflow.len() as u32;
+                overflow.resize(overflow.len() + n as usize, 0);
+            }
+            if let Some(f) = fill.get_mut(cell) {
+                *f = if n as usize >= LINE_WORDS {
+                    line.0[1]
+                } else {
+                    1
+                };
             }
         }
-        let total = counts.last().copied().unwrap_or(0) as usize;
-        let mut words = vec![0u32; total];
-        let mut cursor = counts.clone();
         for r in &records {
-            let Some(pos) = cursor.get_mut(r.cell as usize) else {
+            let cell = r.cell as usize;
+            let (Some(line), Some(at)) = (lines.get_mut(cell), fill.get_mut(cell)) else {
                 continue;
             };
-            let at = *pos as usize;
-            let src = scratch.get(r.start as usize..(r.start + r.len) as usize);
-            if let (Some(src), Some(dst)) = (src, words.get_mut(at..at + r.len as usize)) {
+            let Some(src) = scratch.get(r.start as usize..(r.start + r.len) as usize) else {
+                continue;
+            };
+            let from = *at as usize;
+            let dst = if (line.0[0] as usize) < LINE_WORDS {
+                line.0.get_mut(from..from + src.len())
+            } else {
+                overflow.get_mut(from..from + src.len())
+            };
+            if let Some(dst) = dst {
                 dst.copy_from_slice(src);
             }
-            *pos += r.len;
+            *at += r.len;
         }
-        self.cell_start = counts
-            .iter()
-            .map(|&s| [s, words.get(s as usize).copied().unwrap_or(0)])
-            .collect();
-        self.words = words;
+        self.lines = HugeTable::new(lines);
+        self.overflow = HugeTable::new(overflow);
     }
 
-    /// Loads a point's cell table entry without using it (first stage of [`Grid::touch`]).
+    /// The cell of a point, if it is inside the grid.
+    #[inline]
+    fn cell_of(&self, lon: f64, lat: f64) -> Option<(u32, u32)> {
+        let fx = (lon - self.origin_x) * self.inv_w;
+        let fy = (lat - self.origin_y) * self.inv_h;
+        // Written so that NaN fails the test too.
+        if !(fx >= 0.0 && fy >= 0.0 && fx < f64::from(self.nx) && fy < f64::from(self.ny)) {
+            return None;
+        }
+        Some((fx as u32, fy as u32))
+    }
+
+    /// Loads a point's cell line without using it (first stage of [`Grid::touch`]).
     #[inline]
     pub(crate) fn touch_cell(&self, lon: f64, lat: f64) -> u32 {
-        let fx = (lon - self.origin_x) * self.inv_w;
-        let fy = (lat - self.origin_y) * self.inv_h;
-        if !(fx >= 0.0 && fy >= 0.0 && fx < f64::from(self.nx) && fy < f64::from(self.ny)) {
+        let Some((cx, cy)) = self.cell_of(lon, lat) else {
             return 0;
-        }
-        let cell = (fy as u32 * self.nx + fx as u32) as usize;
-        self.cell_start.get(cell).map(|c| c[0]).unwrap_or(0)
+        };
+        let cell = (cy * self.nx + cx) as usize;
+        self.lines.as_slice().get(cell).map(|l| l.0[0]).unwrap_or(0)
     }
 
-    /// Loads the cell table entry and the ends of the cell's record run for a point without
-    /// using them, so that a lookup a few points later finds them in cache. Returns a value
-    /// derived from the loads so the compiler keeps them.
+    /// Loads a point's cell line and, for a cell in the overflow stream, the ends of its
+    /// run, without using them, so that a lookup a few points later finds them in cache.
+    /// Returns a value derived from the loads so the compiler keeps them.
     #[inline]
     pub(crate) fn touch(&self, lon: f64, lat: f64) -> u32 {
-        let fx = (lon - self.origin_x) * self.inv_w;
-        let fy = (lat - self.origin_y) * self.inv_h;
-        if !(fx >= 0.0 && fy >= 0.0 && fx < f64::from(self.nx) && fy < f64::from(self.ny)) {
+        let Some((cx, cy)) = self.cell_of(lon, lat) else {
             return 0;
+        };
+        let cell = (cy * self.nx + cx) as usize;
+        let Some(line) = self.lines.as_slice().get(cell) else {
+            return 0;
+        };
+        let n = line.0[0] as usize;
+        if n < LINE_WORDS {
+            return line.0[0];
         }
-        let cell = (fy as u32 * self.nx + fx as u32) as usize;
-        let start = self.cell_start.get(cell).map(|c| c[0]).unwrap_or(0);
-        let end = self.cell_start.get(cell + 1).map(|c| c[0]).unwrap_or(0);
-        if end <= start + 1 {
-            return start;
-        }
-        let first = self.words.get(start as usize).copied().unwrap_or(0);
-        let last = self
-            .words
-            .get((end as usize).saturating_sub(1))
-            .copied()
-            .unwrap_or(0);
+        let at = line.0[1] as usize;
+        let overflow = self.overflow.as_slice();
+        let first = overflow.get(at).copied().unwrap_or(0);
+        let last = overflow.get(at + n - 1).copied().unwrap_or(0);
         first ^ last
     }
 
     /// Classifies one point: appends the fences it is in to `hits` (not cleared here).
     #[inline]
     pub(crate) fn classify(&self, lon: f64, lat: f64, hits: &mut Hits) {
-        let fx = (lon - self.origin_x) * self.inv_w;
-        let fy = (lat - self.origin_y) * self.inv_h;
-        // Written so that NaN fails the test too.
-        if !(fx >= 0.0 && fy >= 0.0 && fx < f64::from(self.nx) && fy < f64::from(self.ny)) {
-            return;
-        }
-        let cx = fx as u32;
-        let cy = fy as u32;
-        let cell = (cy * self.nx + cx) as usize;
-        let (Some(&[start, first]), Some(&[end, _])) =
-            (self.cell_start.get(cell), self.cell_start.get(cell + 1))
-        else {
+        let Some((cx, cy)) = self.cell_of(lon, lat) else {
             return;
         };
-        if end <= start {
-            return;
-        }
-        if end == start + 1 {
+        let mut rest = self.cell_records((cy * self.nx + cx) as usize);
+        if let [only] = rest {
             // A single record of one word is always a whole-cell record.
-            let slot = first & SLOT_MASK;
-            if first & CORRIDOR != 0 {
+            let slot = only & SLOT_MASK;
+            if only & CORRIDOR != 0 {
                 hits.corridors.push(slot);
             } else {
                 hits.polygons.push(slot);
             }
             return;
         }
-        let Some(mut rest) = self.words.get(start as usize..end as usize) else {
+        if rest.is_empty() {
             return;
-        };
+        }
         let dx = lon - self.cell_x0(cx);
         let dy = lat - self.cell_y0(cy);
         let q = self.poly_q;

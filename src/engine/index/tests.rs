@@ -156,6 +156,17 @@ fn grid_matches_rtree_on_synthetic_fences() {
         let (index, report) = FenceIndex::build(&reg, &config);
         assert_eq!(report.polygons, 400);
         assert_eq!(report.corridors, 30);
+        // Both kinds of cell, records in the line and records in the overflow stream.
+        assert!(
+            report.grid.overflow_cells > 0,
+            "cell {cell}: {:?}",
+            report.grid
+        );
+        assert!(
+            (report.grid.overflow_cells as u64) < report.grid.cells,
+            "cell {cell}: {:?}",
+            report.grid
+        );
         let mut hits_seen = 0;
         for p in synthetic::points(11, 20_000, synthetic::LIUZHOU_BOX) {
             let (g, r) = both(&index, p);
