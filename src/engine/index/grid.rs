@@ -5,8 +5,8 @@
 //! Memory layout: a lookup is bound by memory latency, not arithmetic, so each cell owns one
 //! 64-byte cache line, addressed straight from the point's coordinates. A cell whose records
 //! fit in the line (most: empty, whole-cell, or one or two short boundary records) is decided
-//! with that single line; a longer cell's line points to its run in an overflow stream, one
-//! more dependent load.
+//! with that single line; a longer cell keeps what fits in its line and the rest of its
+//! records in an overflow stream, whose load then overlaps with testing the inline ones.
 //!
 //! Why a grid on top of the R-tree: an R-tree lookup plus a full point-in-polygon test costs
 //! about a microsecond per point; most points fall in cells wholly inside or outside every
@@ -78,12 +78,19 @@ pub(crate) struct Grid {
 /// Words in a cell line.
 const LINE_WORDS: usize = 16;
 
-/// A cell's line: word 0 is the number `n` of record words of the cell. When `n` is below
-/// [`LINE_WORDS`] the records follow in words `1..=n`; otherwise word 1 is the offset of the
-/// cell's whole run in the overflow stream. Aligned so a line is exactly one cache line.
+/// A cell's line: word 0 is the number `n` of record words held in the line, with
+/// [`LINE_OVERFLOW`] set when more records sit in the overflow stream. Without overflow the
+/// records are words `1..=n`; with it, word 1 is the offset of the cell's overflow run, word 2
+/// its length, and the inline records are words `3..3 + n`. Records are never split. Aligned
+/// so a line is exactly one cache line.
 #[derive(Debug, Default, Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
 #[repr(C, align(64))]
 struct CellLine([u32; LINE_WORDS]);
+
+/// Line header bit: some of the cell's records are in the overflow stream.
+const LINE_OVERFLOW: u32 = 1 << 31;
+/// Record words a line holds when it also points to an overflow run.
+const LINE_WORDS_WITH_OVERFLOW: usize = LINE_WORDS - 3;
 
 /// Tables at least this large go in their own mapping with huge pages requested.
 const HUGE_TABLE_MIN_BYTES: usize = 2 << 20;
@@ -380,31 +387,37 @@ impl Grid {
                 .lines
                 .as_slice()
                 .iter()
-                .filter(|l| l.0[0] as usize >= LINE_WORDS)
+                .filter(|l| l.0[0] & LINE_OVERFLOW != 0)
                 .count(),
             overflow_words: self.overflow.as_slice().len(),
             ..GridStats::default()
         };
         for cell in 0..self.lines.as_slice().len() {
-            let records = self.cell_records(cell);
-            st.words += records.len();
-            st.count_records(records);
+            let (inline, overflow) = self.cell_records(cell);
+            st.words += inline.len() + overflow.len();
+            st.count_records(inline);
+            st.count_records(overflow);
         }
         st
     }
 
-    /// The record words of a cell (empty outside the grid).
+    /// The record words of a cell: those in its line and those in the overflow stream (both
+    /// empty outside the grid).
     #[inline]
-    fn cell_records(&self, cell: usize) -> &[u32] {
+    fn cell_records(&self, cell: usize) -> (&[u32], &[u32]) {
         let Some(line) = self.lines.as_slice().get(cell) else {
-            return &[];
+            return (&[], &[]);
         };
-        let n = line.0[0] as usize;
-        if n < LINE_WORDS {
-            line.0.get(1..1 + n).unwrap_or(&[])
+        let head = line.0[0];
+        let n = (head & !LINE_OVERFLOW) as usize;
+        if head & LINE_OVERFLOW == 0 {
+            (line.0.get(1..1 + n).unwrap_or(&[]), &[])
         } else {
-            let at = line.0[1] as usize;
-            self.overflow.as_slice().get(at..at + n).unwrap_or(&[])
+            let (at, len) = (line.0[1] as usize, line.0[2] as usize);
+            (
+                line.0.get(3..3 + n).unwrap_or(&[]),
+                self.overflow.as_slice().get(at..at + len).unwrap_or(&[]),
+            )
         }
     }
 
@@ -700,50 +713,49 @@ impl Grid {
     }
 
     /// Packs the scratch records into the per-cell stream (a counting sort by cell).
-    fn pack(&mut self, scratch: &[u32], records: Vec<PendingRecord>) {
+    fn pack(&mut self, scratch: &[u32], mut records: Vec<PendingRecord>) {
         let cells = self.cells() as usize;
-        // Records arrive fence by fence; gather each cell's runs first.
-        let mut per_cell: Vec<u32> = vec![0; cells];
-        for r in &records {
-            if let Some(c) = per_cell.get_mut(r.cell as usize) {
-                *c += r.len;
-            }
-        }
+        // Records arrive fence by fence; a stable sort groups them by cell in that order.
+        records.sort_by_key(|r| r.cell);
         let mut lines = vec![CellLine::default(); cells];
         let mut overflow = Vec::new();
-        let mut fill = vec![0u32; cells];
-        for (cell, (&n, line)) in per_cell.iter().zip(lines.iter_mut()).enumerate() {
-            line.0[0] = n;
-            if n as usize >= LINE_WORDS {
-                line.0[1] = overflow.len() as u32;
-                overflow.resize(overflow.len() + n as usize, 0);
-            }
-            if let Some(f) = fill.get_mut(cell) {
-                *f = if n as usize >= LINE_WORDS {
-                    line.0[1]
-                } else {
-                    1
-                };
-            }
-        }
-        for r in &records {
-            let cell = r.cell as usize;
-            let (Some(line), Some(at)) = (lines.get_mut(cell), fill.get_mut(cell)) else {
+        let words_of = |r: &PendingRecord| {
+            scratch
+                .get(r.start as usize..(r.start + r.len) as usize)
+                .unwrap_or(&[])
+        };
+        for group in records.chunk_by(|a, b| a.cell == b.cell) {
+            let Some(line) = group.first().and_then(|r| lines.get_mut(r.cell as usize)) else {
                 continue;
             };
-            let Some(src) = scratch.get(r.start as usize..(r.start + r.len) as usize) else {
+            let total: usize = group.iter().map(|r| r.len as usize).sum();
+            if total < LINE_WORDS {
+                let mut at = 1;
+                for r in group {
+                    let src = words_of(r);
+                    if let Some(dst) = line.0.get_mut(at..at + src.len()) {
+                        dst.copy_from_slice(src);
+                    }
+                    at += src.len();
+                }
+                line.0[0] = total as u32;
                 continue;
-            };
-            let from = *at as usize;
-            let dst = if (line.0[0] as usize) < LINE_WORDS {
-                line.0.get_mut(from..from + src.len())
-            } else {
-                overflow.get_mut(from..from + src.len())
-            };
-            if let Some(dst) = dst {
-                dst.copy_from_slice(src);
             }
-            *at += r.len;
+            // First fit: whole records into the line while they fit, the rest overflow.
+            let (offset, mut inline) = (overflow.len(), 0usize);
+            for r in group {
+                let src = words_of(r);
+                match line.0.get_mut(3 + inline..3 + inline + src.len()) {
+                    Some(dst) if inline + src.len() <= LINE_WORDS_WITH_OVERFLOW => {
+                        dst.copy_from_slice(src);
+                        inline += src.len();
+                    }
+                    _ => overflow.extend_from_slice(src),
+                }
+            }
+            line.0[0] = inline as u32 | LINE_OVERFLOW;
+            line.0[1] = offset as u32;
+            line.0[2] = (overflow.len() - offset) as u32;
         }
         self.lines = HugeTable::new(lines);
         self.overflow = HugeTable::new(overflow);
@@ -783,14 +795,16 @@ impl Grid {
         let Some(line) = self.lines.as_slice().get(cell) else {
             return 0;
         };
-        let n = line.0[0] as usize;
-        if n < LINE_WORDS {
+        if line.0[0] & LINE_OVERFLOW == 0 {
             return line.0[0];
         }
-        let at = line.0[1] as usize;
+        let (at, len) = (line.0[1] as usize, line.0[2] as usize);
         let overflow = self.overflow.as_slice();
         let first = overflow.get(at).copied().unwrap_or(0);
-        let last = overflow.get(at + n - 1).copied().unwrap_or(0);
+        let last = overflow
+            .get((at + len).saturating_sub(1))
+            .copied()
+            .unwrap_or(0);
         first ^ last
     }
 
@@ -800,31 +814,43 @@ impl Grid {
         let Some((cx, cy)) = self.cell_of(lon, lat) else {
             return;
         };
-        let mut rest = self.cell_records((cy * self.nx + cx) as usize);
-        if let [only] = rest {
-            // A single record of one word is always a whole-cell record.
-            let slot = only & SLOT_MASK;
-            if only & CORRIDOR != 0 {
-                hits.corridors.push(slot);
-            } else {
-                hits.polygons.push(slot);
+        let (inline, overflow) = self.cell_records((cy * self.nx + cx) as usize);
+        match (inline, overflow) {
+            ([], []) => return,
+            ([only], []) => {
+                // A single record of one word is always a whole-cell record.
+                let slot = only & SLOT_MASK;
+                if only & CORRIDOR != 0 {
+                    hits.corridors.push(slot);
+                } else {
+                    hits.polygons.push(slot);
+                }
+                return;
             }
-            return;
-        }
-        if rest.is_empty() {
-            return;
+            _ => {}
         }
         let dx = lon - self.cell_x0(cx);
         let dy = lat - self.cell_y0(cy);
         let q = self.poly_q;
-        let rx = ((dx + q.margin_x) * q.scale_x) as f32;
-        let ry = ((dy + q.margin_y) * q.scale_y) as f32;
         let [kx, ky] = self
             .row_metric
             .get(cy as usize)
             .copied()
             .unwrap_or([1.0, 1.0]);
-        let (mx, my) = (dx as f32 * kx, dy as f32 * ky);
+        let at = CellPoint {
+            rx: ((dx + q.margin_x) * q.scale_x) as f32,
+            ry: ((dy + q.margin_y) * q.scale_y) as f32,
+            mx: dx as f32 * kx,
+            my: dy as f32 * ky,
+        };
+        self.test_records(inline, at, hits);
+        self.test_records(overflow, at, hits);
+    }
+
+    /// Tests a point against a run of records, appending the fences it is in to `hits`.
+    #[inline(always)]
+    fn test_records(&self, mut rest: &[u32], at: CellPoint, hits: &mut Hits) {
+        let CellPoint { rx, ry, mx, my } = at;
         while let Some((&header, tail)) = rest.split_first() {
             rest = tail;
             let slot = header & SLOT_MASK;
@@ -899,6 +925,19 @@ impl Grid {
             }
         }
     }
+}
+
+/// A point relative to its cell, in the units records are stored in.
+#[derive(Debug, Clone, Copy)]
+struct CellPoint {
+    /// Quantised polygon coordinates (see [`PolyQuant`]).
+    rx: f32,
+    /// See `rx`.
+    ry: f32,
+    /// Metres east of the cell's west edge.
+    mx: f32,
+    /// Metres north of the cell's south edge.
+    my: f32,
 }
 
 /// The two `u16` halves of a record word, as `f32`.
