@@ -500,8 +500,8 @@ impl FenceIndex {
     /// [`FenceIndex::classify`]; faster on large batches because it loads each point's grid
     /// cell several points ahead, so that memory latency overlaps instead of adding up.
     pub fn classify_many(&self, points: &[(f64, f64)], mut sink: impl FnMut(usize, &Hits)) {
-        // Two stages ahead of the point being classified: the cell table entry 16 points
-        // ahead, the cell's records 8 points ahead (they need the table entry).
+        // Two stages ahead of the point being classified: the cell's line 16 points ahead,
+        // its overflow run (if any) 8 points ahead (its offset is in the line).
         const FAR: usize = 16;
         const NEAR: usize = 8;
         let mut hits = Hits::default();
