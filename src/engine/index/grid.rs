@@ -729,33 +729,32 @@ impl Grid {
                 continue;
             };
             let total: usize = group.iter().map(|r| r.len as usize).sum();
-            if total < LINE_WORDS {
-                let mut at = 1;
-                for r in group {
-                    let src = words_of(r);
-                    if let Some(dst) = line.0.get_mut(at..at + src.len()) {
-                        dst.copy_from_slice(src);
-                    }
-                    at += src.len();
-                }
-                line.0[0] = total as u32;
-                continue;
-            }
-            // First fit: whole records into the line while they fit, the rest overflow.
+            let spills = total >= LINE_WORDS;
+            let (first, room) = if spills {
+                (3, LINE_WORDS_WITH_OVERFLOW)
+            } else {
+                (1, LINE_WORDS - 1)
+            };
+            // First fit: whole records into the line while they fit, the rest overflow (none
+            // when the cell's records fit in all).
             let (offset, mut inline) = (overflow.len(), 0usize);
             for r in group {
                 let src = words_of(r);
-                match line.0.get_mut(3 + inline..3 + inline + src.len()) {
-                    Some(dst) if inline + src.len() <= LINE_WORDS_WITH_OVERFLOW => {
+                let at = first + inline;
+                match line.0.get_mut(at..at + src.len()) {
+                    Some(dst) if inline + src.len() <= room => {
                         dst.copy_from_slice(src);
                         inline += src.len();
                     }
                     _ => overflow.extend_from_slice(src),
                 }
             }
-            line.0[0] = inline as u32 | LINE_OVERFLOW;
-            line.0[1] = offset as u32;
-            line.0[2] = (overflow.len() - offset) as u32;
+            line.0[0] = inline as u32;
+            if spills {
+                line.0[0] |= LINE_OVERFLOW;
+                line.0[1] = offset as u32;
+                line.0[2] = (overflow.len() - offset) as u32;
+            }
         }
         self.lines = HugeTable::new(lines);
         self.overflow = HugeTable::new(overflow);
@@ -773,14 +772,17 @@ impl Grid {
         Some((fx as u32, fy as u32))
     }
 
+    /// The line of a point's cell, if the point is inside the grid.
+    #[inline]
+    fn line_of(&self, lon: f64, lat: f64) -> Option<&CellLine> {
+        let (cx, cy) = self.cell_of(lon, lat)?;
+        self.lines.as_slice().get((cy * self.nx + cx) as usize)
+    }
+
     /// Loads a point's cell line without using it (first stage of [`Grid::touch`]).
     #[inline]
     pub(crate) fn touch_cell(&self, lon: f64, lat: f64) -> u32 {
-        let Some((cx, cy)) = self.cell_of(lon, lat) else {
-            return 0;
-        };
-        let cell = (cy * self.nx + cx) as usize;
-        self.lines.as_slice().get(cell).map(|l| l.0[0]).unwrap_or(0)
+        self.line_of(lon, lat).map(|l| l.0[0]).unwrap_or(0)
     }
 
     /// Loads a point's cell line and, for a cell in the overflow stream, the ends of its
@@ -788,11 +790,7 @@ impl Grid {
     /// Returns a value derived from the loads so the compiler keeps them.
     #[inline]
     pub(crate) fn touch(&self, lon: f64, lat: f64) -> u32 {
-        let Some((cx, cy)) = self.cell_of(lon, lat) else {
-            return 0;
-        };
-        let cell = (cy * self.nx + cx) as usize;
-        let Some(line) = self.lines.as_slice().get(cell) else {
+        let Some(line) = self.line_of(lon, lat) else {
             return 0;
         };
         if line.0[0] & LINE_OVERFLOW == 0 {
