@@ -69,7 +69,7 @@
 //! One file per concern (`registry.rs`, `auth.rs`, `tracks.rs`, `violations.rs`); each adds an
 //! `impl Store` block. A new concern (cases, case events, evidence) adds its own file and a
 //! numbered migration in both `migrations/postgres/` and `migrations/sqlite/` (next:
-//! `0004_*.sql`). Queries are runtime-checked (`sqlx::query_as` + `FromRow`), never the
+//! `0012_*.sql`). Queries are runtime-checked (`sqlx::query_as` + `FromRow`), never the
 //! compile-time macros, because one crate talks to two databases. Write a query once for both
 //! backends with the `on_pool!` / `on_tx!` macros and `codec::Ts` for times; branch on the
 //! backend only where the SQL really differs (geometry, bulk insert, partitions).

@@ -11,7 +11,7 @@ use chrono::{Days, NaiveDate, Utc};
 use super::codec::Ts;
 use super::{Db, Store, StoreError, tracks::RetentionReport};
 
-/// Columns of `positions` that are written (all but the generated `geom`).
+/// Columns of `positions`, in the order they are written.
 const WRITTEN_COLUMNS: &str = "id, phone, vehicle_id, time, received_at, lat, lon, altitude_m, \
      speed_kmh, heading, alarm, status, load, lift_up, lid_open, weight_kg, mileage_km, source, \
      flags, raw";

@@ -529,10 +529,11 @@ const PG_UNNEST: &str = "SELECT * FROM UNNEST($1::int8[], $2::text[], $3::text[]
      $10::int4[], $11::int8[], $12::int8[], $13::text[], $14::bool[], $15::bool[], \
      $16::float8[], $17::float8[], $18::text[], $19::int8[], $20::bytea[])";
 
-/// Vehicles inside an area: the GiST index on `geom` answers `ST_Intersects`.
+/// Vehicles inside an area: the GiST expression index `positions_point` answers `ST_Intersects`
+/// (the point expression must stay spelled exactly as in migration 0011).
 const PG_VEHICLES_IN_AREA: &str = "SELECT vehicle_id, MIN(time), MAX(time), COUNT(*) \
      FROM positions WHERE time >= $1 AND time < $2 AND vehicle_id IS NOT NULL AND flags = 0 \
-     AND ST_Intersects(geom, ST_GeomFromWKB($3, 4326)) GROUP BY vehicle_id ORDER BY vehicle_id";
+     AND ST_Intersects(ST_SetSRID(ST_MakePoint(lon, lat), 4326), ST_GeomFromWKB($3, 4326)) GROUP BY vehicle_id ORDER BY vehicle_id";
 
 /// Candidate positions for an area on SQLite: the bounding-box prefilter (exact test in `geo`).
 const SQLITE_IN_BBOX: &str = "SELECT vehicle_id, time, lon, lat FROM positions \
