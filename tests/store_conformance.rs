@@ -60,6 +60,7 @@ conformance!(
     latest_position_follows_gnss_time_not_arrival,
     vehicles_in_area_uses_the_exact_polygon,
     group_commit_confirms_every_caller_and_stores_everything,
+    track_batches_and_other_writes_interleave,
     violations_upsert_list_and_paginate,
     retention_removes_old_tracks,
     trips_are_recorded_once_and_listed_by_company,
@@ -638,6 +639,43 @@ async fn vehicles_in_area_uses_the_exact_polygon(store: &Store) -> anyhow::Resul
     Ok(())
 }
 
+/// Spawns `callers` tasks that each append `chunks` batches of `per_chunk` positions for their
+/// own vehicle `v<caller>`; position ids are `caller * caller_stride + chunk * 100 + i`, and
+/// times follow ids (one millisecond apart, from `t`).
+fn spawn_appenders(
+    writer: &haulwatch::store::TrackWriter,
+    t: chrono::DateTime<chrono::Utc>,
+    callers: i64,
+    chunks: i64,
+    per_chunk: i64,
+    caller_stride: i64,
+) -> Vec<tokio::task::JoinHandle<anyhow::Result<()>>> {
+    (0..callers)
+        .map(|caller| {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                for chunk in 0..chunks {
+                    let positions: Vec<_> = (0..per_chunk)
+                        .map(|i| {
+                            let id = caller * caller_stride + chunk * 100 + i;
+                            let vehicle = format!("v{caller}");
+                            position(
+                                id,
+                                Some(&vehicle),
+                                t + Duration::milliseconds(id),
+                                109.4,
+                                24.3,
+                            )
+                        })
+                        .collect();
+                    writer.append(positions).await?;
+                }
+                anyhow::Ok(())
+            })
+        })
+        .collect()
+}
+
 async fn group_commit_confirms_every_caller_and_stores_everything(
     store: &Store,
 ) -> anyhow::Result<()> {
@@ -647,28 +685,7 @@ async fn group_commit_confirms_every_caller_and_stores_everything(
         ..Default::default()
     })?;
     let t = now_micros();
-    let mut tasks = Vec::new();
-    for caller in 0..40i64 {
-        let writer = writer.clone();
-        tasks.push(tokio::spawn(async move {
-            for chunk in 0..5i64 {
-                let positions: Vec<_> = (0..50)
-                    .map(|i| {
-                        let id = caller * 1000 + chunk * 100 + i;
-                        position(
-                            id,
-                            Some(&format!("v{caller}")),
-                            t + Duration::milliseconds(id),
-                            109.4,
-                            24.3,
-                        )
-                    })
-                    .collect();
-                writer.append(positions).await?;
-            }
-            anyhow::Ok(())
-        }));
-    }
+    let tasks = spawn_appenders(&writer, t, 40, 5, 50, 1000);
     for task in tasks {
         task.await??;
     }
@@ -704,6 +721,67 @@ async fn group_commit_confirms_every_caller_and_stores_everything(
     writer.append(vec![newer]).await?;
     writer.sync_latest().await?;
     ensure!(store.latest_position("v0").await?.map(|p| p.id) == Some(99_999));
+    Ok(())
+}
+
+/// The group-commit writer, its latest-position flushes, one-off batches, registry edits and
+/// violation upserts all write at once (on SQLite they take turns at one write gate): every
+/// write lands, none waits for a lock timeout, and none deadlocks.
+async fn track_batches_and_other_writes_interleave(store: &Store) -> anyhow::Result<()> {
+    store.import_registry(&small_registry()).await?;
+    let writer = store.track_writer(TrackWriterConfig {
+        max_batch: 300,
+        latest_flush_interval: std::time::Duration::from_millis(20),
+        ..Default::default()
+    })?;
+    let t = now_micros();
+    let tasks = spawn_appenders(&writer, t, 8, 20, 25, 10_000);
+    let others = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut company = small_registry().companies[0].clone();
+            for i in 0..40i64 {
+                company.name = format!("Renamed {i}");
+                store.upsert_company(&company).await?;
+                store
+                    .upsert_violation(&violation(
+                        &format!("mixed-{i}"),
+                        ViolationKind::Speeding,
+                        "v1",
+                        i,
+                    ))
+                    .await?;
+                let one_off = position(
+                    900_000 + i,
+                    Some("v9"),
+                    t + Duration::seconds(i),
+                    109.4,
+                    24.3,
+                );
+                store.insert_positions(&[one_off]).await?;
+            }
+            anyhow::Ok(())
+        })
+    };
+    let everything = async {
+        for task in tasks {
+            task.await??;
+        }
+        others.await??;
+        anyhow::Ok(())
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), everything)
+        .await
+        .context("concurrent writes did not finish within 60 s (deadlock?)")??;
+    writer.sync_latest().await?;
+    let n = store
+        .count_positions(t - Duration::hours(1), t + Duration::hours(1))
+        .await?;
+    ensure!(n == 8 * 20 * 25 + 40, "{n} positions stored");
+    ensure!(store.company("c1").await?.map(|c| c.name) == Some("Renamed 39".to_string()));
+    ensure!(store.violation("mixed-39").await?.is_some());
+    ensure!(store.latest_position("v9").await?.map(|p| p.id) == Some(900_039));
+    ensure!(store.latest_position("v7").await?.map(|p| p.id) == Some(71_924));
     Ok(())
 }
 
