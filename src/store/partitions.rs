@@ -187,11 +187,25 @@ impl Store {
                     .rows_affected();
             }
             Db::Lite(pool) => {
+                let _turn = self.lite_write_gate().await;
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
                 report.deleted_rows = sqlx::query("DELETE FROM positions WHERE time < $1")
                     .bind(cutoff)
-                    .execute(pool)
+                    .execute(&mut *tx)
                     .await?
                     .rows_affected();
+                for index in ["track_index", "track_pending", "track_generations"] {
+                    let column = if index == "track_generations" {
+                        "max_time"
+                    } else {
+                        "time"
+                    };
+                    sqlx::query(&format!("DELETE FROM {index} WHERE {column} < $1"))
+                        .bind(cutoff)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                tx.commit().await?;
             }
         }
         Ok(report)

@@ -4,6 +4,10 @@
 //! A position is confirmed only when the transaction holding it has committed: on PostgreSQL
 //! with `synchronous_commit` on (the default), on SQLite in WAL mode with `synchronous=FULL`.
 //! Many callers' positions share one commit, which is what makes batching fast.
+//!
+//! On SQLite a vehicle's positions are found through `track_index`, which the writer fills in
+//! bulk from `track_pending` (see `migrations/sqlite/0012_track_index.sql`); track queries read
+//! both.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
@@ -28,6 +32,16 @@ const POSITION_COLUMNS: &str = "id, phone, vehicle_id, time, received_at, lat, l
 /// Rows per multi-row INSERT on SQLite: 20 columns x 500 rows stays under SQLite's 32,766
 /// variables per statement.
 const SQLITE_ROWS_PER_STATEMENT: usize = 500;
+
+/// SQLite: the track writer moves `track_pending` into `track_index` once this many positions
+/// have been committed since the last move (see `migrations/sqlite/0012_track_index.sql`).
+/// Fewer rows per move keep the pending table that track queries scan small; more make fewer
+/// generations for a track query to seek in.
+const TRACK_INDEX_MERGE_ROWS: usize = 100_000;
+
+/// SQLite: ... or once this long has passed with anything pending, so that a quiet fleet's
+/// pending table stays small too.
+const TRACK_INDEX_MERGE_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Tuning of a [`TrackWriter`].
 #[derive(Debug, Clone)]
@@ -94,6 +108,9 @@ struct WriterShared {
     /// connection has written, and the pool hands out its connections in turn). Detached from
     /// the pool, so closing the pool does not wait for it; reopened after a failure.
     lite_connection: Mutex<Option<sqlx::SqliteConnection>>,
+    /// SQLite: positions committed since `track_pending` was last moved into `track_index`,
+    /// and when that was.
+    index_merge: parking_lot::Mutex<(usize, std::time::Instant)>,
 }
 
 impl WriterShared {
@@ -115,6 +132,49 @@ impl WriterShared {
             *held = None;
         }
         result
+    }
+
+    /// SQLite: moves `track_pending` into `track_index` when enough rows or time have gone by
+    /// since the last move, after `committed` more positions. Called between batches, after
+    /// their callers have been told, so the move delays the next commit but no acknowledgement
+    /// already due. A failure is logged and retried after the next batch; the pending rows stay
+    /// readable meanwhile.
+    async fn merge_track_index_if_due(&self, committed: usize) {
+        let Db::Lite(pool) = &self.store.inner.db else {
+            return;
+        };
+        {
+            let mut state = self.index_merge.lock();
+            state.0 += committed;
+            if state.0 < TRACK_INDEX_MERGE_ROWS
+                && (state.0 == 0 || state.1.elapsed() < TRACK_INDEX_MERGE_INTERVAL)
+            {
+                return;
+            }
+        }
+        let started = std::time::Instant::now();
+        let _turn = self.store.lite_write_gate().await;
+        let mut held = self.lite_connection.lock().await;
+        let result = async {
+            let connection = match held.as_mut() {
+                Some(connection) => connection,
+                None => held.insert(pool.acquire().await?.detach()),
+            };
+            sqlite_merge_track_index(connection).await
+        }
+        .await;
+        match result {
+            Ok(moved) => {
+                *self.index_merge.lock() = (0, std::time::Instant::now());
+                metrics::histogram!("haulwatch_store_track_index_merge_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                metrics::counter!("haulwatch_store_track_index_merged_total").increment(moved);
+            }
+            Err(error) => {
+                *held = None;
+                tracing::warn!(%error, "Could not move pending track-index entries; will retry.");
+            }
+        }
     }
 
     /// Remembers the newest usable position per vehicle of a committed batch.
@@ -224,6 +284,7 @@ async fn run_batch_worker(
                 for waiter in waiters {
                     let _ = waiter.send(Ok(()));
                 }
+                shared.merge_track_index_if_due(count).await;
             }
             Err(error) => {
                 metrics::counter!("haulwatch_store_track_batch_failures_total").increment(1);
@@ -738,7 +799,56 @@ async fn sqlite_write(
     Ok(())
 }
 
+/// SQLite: moves every `track_pending` entry into `track_index` as one new generation, in one
+/// transaction. The generation number leads the index key and grows with each move, so the
+/// sorted entries are appended at the end of the index (a few pages per thousand positions)
+/// rather than written into each vehicle's part of it. Returns the number of entries moved.
+async fn sqlite_merge_track_index(
+    connection: &mut sqlx::SqliteConnection,
+) -> Result<u64, StoreError> {
+    let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
+    let generation: Option<(i64,)> = sqlx::query_as(
+        "INSERT INTO track_generations (min_time, max_time) \
+         SELECT min(time), max(time) FROM track_pending HAVING count(*) > 0 \
+         RETURNING seq",
+    )
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some((generation,)) = generation else {
+        return Ok(0);
+    };
+    let moved = sqlx::query(
+        "INSERT INTO track_index (seq, vehicle_id, time, id) \
+         SELECT $1, vehicle_id, time, id FROM track_pending ORDER BY vehicle_id, time, id",
+    )
+    .bind(generation)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    // No WHERE clause: SQLite empties the table without visiting its rows.
+    sqlx::query("DELETE FROM track_pending")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(moved)
+}
+
 impl Store {
+    /// SQLite: moves the positions committed since the last move into the per-vehicle track
+    /// index now (the track writer does this on its own every so many rows); returns how many
+    /// entries moved. Track queries answer the same before and after. PostgreSQL indexes on
+    /// write and returns 0.
+    pub async fn merge_track_index(&self) -> Result<u64, StoreError> {
+        match &self.inner.db {
+            Db::Pg(_) => Ok(0),
+            Db::Lite(pool) => {
+                let _turn = self.lite_write_gate().await;
+                let mut connection = pool.acquire().await?;
+                sqlite_merge_track_index(&mut connection).await
+            }
+        }
+    }
+
     /// Starts a group-commit track writer (its tasks run on the current tokio runtime).
     pub fn track_writer(&self, config: TrackWriterConfig) -> Result<TrackWriter, StoreError> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
@@ -756,6 +866,7 @@ impl Store {
             pending_latest: parking_lot::Mutex::new(HashMap::new()),
             live_workers: AtomicUsize::new(workers.max(1)),
             lite_connection: Mutex::new(None),
+            index_merge: parking_lot::Mutex::new((0, std::time::Instant::now())),
         });
         let max_batch = match (config.max_batch, &self.inner.db) {
             (0, Db::Pg(_)) => 10_000,
@@ -921,10 +1032,23 @@ impl Store {
     pub async fn track(&self, query: &TrackQuery) -> Result<Vec<Position>, StoreError> {
         let usable_only = query.usable_only || query.simplify_m.is_some();
         let limit = query.limit.map_or(i64::MAX, i64::from);
-        let sql = format!(
-            "SELECT {POSITION_COLUMNS} FROM positions WHERE vehicle_id = $1 AND time >= $2 \
-             AND time < $3 AND (NOT $4 OR flags = 0) ORDER BY time, id LIMIT $5"
-        );
+        let sql = if self.backend() == super::Backend::Postgres {
+            format!(
+                "SELECT {POSITION_COLUMNS} FROM positions WHERE vehicle_id = $1 AND time >= $2 \
+                 AND time < $3 AND (NOT $4 OR flags = 0) ORDER BY time, id LIMIT $5"
+            )
+        } else {
+            // The per-vehicle index is in two parts: moved entries and those still pending.
+            format!(
+                "SELECT {POSITION_COLUMNS} FROM positions WHERE id IN ( \
+                 SELECT id FROM track_index WHERE seq IN ( \
+                   SELECT seq FROM track_generations WHERE max_time >= $2 AND min_time < $3) \
+                 AND vehicle_id = $1 AND time >= $2 AND time < $3 \
+                 UNION ALL \
+                 SELECT id FROM track_pending WHERE vehicle_id = $1 AND time >= $2 AND time < $3) \
+                 AND (NOT $4 OR flags = 0) ORDER BY time, id LIMIT $5"
+            )
+        };
         let rows: Vec<PositionRow> = on_pool!(self, |pool, pg| {
             sqlx::query_as(&sql)
                 .bind(&query.vehicle_id)
