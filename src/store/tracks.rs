@@ -52,8 +52,8 @@ pub struct TrackWriterConfig {
     pub max_batch: usize,
     /// Append calls that may wait for a batch before `append` itself waits (backpressure).
     pub queue_depth: usize,
-    /// Batches in flight at once; 0 picks 2 on PostgreSQL (one commits while the next is
-    /// written) and 1 on SQLite (one writer at a time anyway).
+    /// PostgreSQL: batches in flight at once; 0 picks 2 (one commits while the next is
+    /// written). SQLite always has one batch committing while the next is gathered and bound.
     pub workers: usize,
     /// How often the maintenance task prepares partitions and applies retention.
     pub maintenance_interval: Duration,
@@ -117,8 +117,23 @@ impl WriterShared {
     /// Commits `positions` and `latest` in one transaction (on SQLite, on the writer's own
     /// connection).
     async fn write(&self, positions: &[Position], latest: &[&Position]) -> Result<(), StoreError> {
-        let Db::Lite(pool) = &self.store.inner.db else {
+        if let Db::Pg(_) = &self.store.inner.db {
             return self.store.write_batch_with_latest(positions, latest).await;
+        }
+        self.execute_lite(sqlite_statements(positions, latest))
+            .await
+    }
+
+    /// SQLite: runs `statements` in one transaction on the writer's own connection, in turn
+    /// with the process's other SQLite writers.
+    async fn execute_lite(
+        &self,
+        statements: Vec<QueryBuilder<'_, sqlx::Sqlite>>,
+    ) -> Result<(), StoreError> {
+        let Db::Lite(pool) = &self.store.inner.db else {
+            return Err(StoreError::Invalid(
+                "the SQLite batch path was called on PostgreSQL".to_string(),
+            ));
         };
         let _turn = self.store.lite_write_gate().await;
         let mut held = self.lite_connection.lock().await;
@@ -126,7 +141,7 @@ impl WriterShared {
             Some(connection) => connection,
             None => held.insert(pool.acquire().await?.detach()),
         };
-        let result = sqlite_write(connection, positions, latest).await;
+        let result = sqlite_execute(connection, statements).await;
         if result.is_err() {
             // The connection may be what failed; the next batch opens a new one.
             *held = None;
@@ -179,7 +194,11 @@ impl WriterShared {
 
     /// Remembers the newest usable position per vehicle of a committed batch.
     fn remember_latest(&self, positions: &[Position]) {
-        let newest = latest_per_vehicle(positions);
+        self.remember_newest(latest_per_vehicle(positions).into_iter().cloned());
+    }
+
+    /// Keeps each of `newest` unless a newer position of its vehicle is already waiting.
+    fn remember_newest(&self, newest: impl IntoIterator<Item = Position>) {
         let mut pending = self.pending_latest.lock();
         for p in newest {
             let Some(vehicle) = &p.vehicle_id else {
@@ -188,7 +207,7 @@ impl WriterShared {
             match pending.get(vehicle) {
                 Some(known) if (known.time, known.id) >= (p.time, p.id) => {}
                 _ => {
-                    pending.insert(vehicle.clone(), p.clone());
+                    pending.insert(vehicle.clone(), p);
                 }
             }
         }
@@ -271,31 +290,144 @@ async fn run_batch_worker(
                 }
             }
         }
-        let count = positions.len();
         let started = std::time::Instant::now();
-        match shared.write(&positions, &[]).await {
-            Ok(()) => {
-                metrics::histogram!("haulwatch_store_track_batch_seconds")
-                    .record(started.elapsed().as_secs_f64());
-                shared.remember_latest(&positions);
-                metrics::counter!("haulwatch_store_positions_written_total")
-                    .increment(count as u64);
-                metrics::histogram!("haulwatch_store_track_batch_positions").record(count as f64);
-                for waiter in waiters {
-                    let _ = waiter.send(Ok(()));
-                }
-                shared.merge_track_index_if_due(count).await;
-            }
-            Err(error) => {
-                metrics::counter!("haulwatch_store_track_batch_failures_total").increment(1);
-                tracing::error!(positions = count, callers = waiters.len(), %error,
-                    "Track batch not stored; its positions are not confirmed.");
-                let error = Arc::new(error);
-                for waiter in waiters {
-                    let _ = waiter.send(Err(StoreError::TrackBatch(error.clone())));
-                }
+        let result = shared.write(&positions, &[]).await;
+        if result.is_ok() {
+            shared.remember_latest(&positions);
+        }
+        tell_callers(waiters, positions.len(), started, result);
+    }
+}
+
+/// Records a batch's outcome and tells its callers.
+fn tell_callers(
+    waiters: Vec<oneshot::Sender<Result<(), StoreError>>>,
+    count: usize,
+    started: std::time::Instant,
+    result: Result<(), StoreError>,
+) {
+    match result {
+        Ok(()) => {
+            metrics::histogram!("haulwatch_store_track_batch_seconds")
+                .record(started.elapsed().as_secs_f64());
+            metrics::counter!("haulwatch_store_positions_written_total").increment(count as u64);
+            metrics::histogram!("haulwatch_store_track_batch_positions").record(count as f64);
+            for waiter in waiters {
+                let _ = waiter.send(Ok(()));
             }
         }
+        Err(error) => {
+            metrics::counter!("haulwatch_store_track_batch_failures_total").increment(1);
+            tracing::error!(positions = count, callers = waiters.len(), %error,
+                "Track batch not stored; its positions are not confirmed.");
+            let error = Arc::new(error);
+            for waiter in waiters {
+                let _ = waiter.send(Err(StoreError::TrackBatch(error.clone())));
+            }
+        }
+    }
+}
+
+/// SQLite: the next batch, gathered while the previous one commits. Each position's values are
+/// moved into the batch's statements as it arrives, so binding overlaps the other batch's
+/// execution on SQLite's worker thread instead of adding to it.
+#[derive(Default)]
+struct LiteBatch {
+    /// Multi-row INSERTs of at most [`SQLITE_ROWS_PER_STATEMENT`] rows each.
+    statements: Vec<QueryBuilder<'static, sqlx::Sqlite>>,
+    /// Rows in the last statement.
+    rows_in_last: usize,
+    /// Positions in the batch.
+    count: usize,
+    /// Copies of each request's newest usable position per vehicle, for the latest positions.
+    newest: Vec<Position>,
+    /// Callers to tell once the batch has committed or failed.
+    waiters: Vec<oneshot::Sender<Result<(), StoreError>>>,
+}
+
+impl LiteBatch {
+    fn add(&mut self, request: AppendRequest) {
+        self.newest
+            .extend(latest_per_vehicle(&request.positions).into_iter().cloned());
+        for position in request.positions {
+            let statement = match self.statements.last_mut() {
+                Some(statement) if self.rows_in_last < SQLITE_ROWS_PER_STATEMENT => {
+                    statement.push(", ");
+                    statement
+                }
+                _ => {
+                    self.rows_in_last = 0;
+                    self.statements.push(QueryBuilder::new(format!(
+                        "INSERT OR IGNORE INTO positions ({POSITION_COLUMNS}) VALUES "
+                    )));
+                    let Some(statement) = self.statements.last_mut() else {
+                        continue;
+                    };
+                    statement
+                }
+            };
+            let mut row = statement.separated(", ");
+            row.push_unseparated("(");
+            push_sqlite_row(&mut row, position);
+            row.push_unseparated(")");
+            self.rows_in_last += 1;
+            self.count += 1;
+        }
+        self.waiters.push(request.done);
+    }
+}
+
+/// SQLite's batch writer: one batch commits while the next is gathered and bound.
+async fn run_lite_writer(
+    shared: Arc<WriterShared>,
+    queue: Arc<Mutex<mpsc::Receiver<AppendRequest>>>,
+    max_batch: usize,
+) {
+    let mut queue = queue.lock().await;
+    let mut gathering: Option<LiteBatch> = None;
+    let mut committing: Option<futures::future::LocalBoxFuture<'_, ()>> = None;
+    let mut open = true;
+    loop {
+        if committing.is_none()
+            && let Some(batch) = gathering.take()
+        {
+            committing = Some(Box::pin(commit_lite_batch(&shared, batch)));
+        }
+        if committing.is_none() && !open {
+            break;
+        }
+        let full = gathering.as_ref().is_some_and(|b| b.count >= max_batch);
+        tokio::select! {
+            () = async {
+                match committing.as_mut() {
+                    Some(commit) => commit.await,
+                    None => std::future::pending().await,
+                }
+            } => committing = None,
+            request = queue.recv(), if open && !full => match request {
+                Some(request) => gathering.get_or_insert_with(LiteBatch::default).add(request),
+                None => open = false,
+            },
+        }
+    }
+    if shared.live_workers.fetch_sub(1, Ordering::SeqCst) == 1
+        && let Err(error) = shared.flush_latest().await
+    {
+        tracing::warn!(%error, "Could not write the latest positions at shutdown.");
+    }
+}
+
+/// SQLite: commits one gathered batch and tells its callers.
+async fn commit_lite_batch(shared: &WriterShared, batch: LiteBatch) {
+    let started = std::time::Instant::now();
+    let result = shared.execute_lite(batch.statements).await;
+    if result.is_ok() {
+        shared.remember_newest(batch.newest);
+    }
+    let committed = result.is_ok();
+    tell_callers(batch.waiters, batch.count, started, result);
+    if committed {
+        shared.merge_track_index_if_due(batch.count).await;
     }
 }
 
@@ -629,14 +761,14 @@ const SQLITE_IN_BBOX: &str = "SELECT vehicle_id, time, lon, lat FROM positions \
      WHERE time >= $1 AND time < $2 AND vehicle_id IS NOT NULL AND flags = 0 \
      AND lon BETWEEN $3 AND $4 AND lat BETWEEN $5 AND $6";
 
-/// Appends one position's values to a SQLite multi-row INSERT.
-fn push_sqlite_row<'a>(
-    mut row: sqlx::query_builder::Separated<'_, 'a, sqlx::Sqlite, &'static str>,
-    p: &'a Position,
+/// Binds one position's values, moved in, as a row of a SQLite multi-row INSERT.
+fn push_sqlite_row(
+    row: &mut sqlx::query_builder::Separated<'_, 'static, sqlx::Sqlite, &'static str>,
+    p: Position,
 ) {
     row.push_bind(p.id)
-        .push_bind(p.phone.as_str())
-        .push_bind(p.vehicle_id.as_deref())
+        .push_bind(p.phone)
+        .push_bind(p.vehicle_id)
         .push_bind(Ts(p.time))
         .push_bind(Ts(p.received_at))
         .push_bind(p.lat)
@@ -653,7 +785,7 @@ fn push_sqlite_row<'a>(
         .push_bind(p.mileage_km)
         .push_bind(p.source.as_str())
         .push_bind(i64::from(p.flags.0))
-        .push_bind(p.raw.as_ref());
+        .push_bind(Vec::from(p.raw));
 }
 
 /// Metres per degree of latitude and longitude near `lat` (equirectangular; good to well under
@@ -763,37 +895,52 @@ async fn pg_upsert_latest(
     Ok(())
 }
 
-/// The latest-position upsert on SQLite, in multi-row statements.
-/// SQLite: one IMMEDIATE transaction on `connection` holding the positions (a re-sent id is
-/// skipped) and the upsert of `latest`; the caller holds the store's write gate.
-async fn sqlite_write(
-    connection: &mut sqlx::SqliteConnection,
+/// SQLite: the multi-row statements that store `positions` (a re-sent id is skipped) and
+/// upsert `latest`, with their values bound.
+fn sqlite_statements(
     positions: &[Position],
     latest: &[&Position],
-) -> Result<(), StoreError> {
-    if positions.is_empty() && latest.is_empty() {
-        return Ok(());
-    }
-    let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
+) -> Vec<QueryBuilder<'static, sqlx::Sqlite>> {
+    let mut statements = Vec::new();
     for chunk in positions.chunks(SQLITE_ROWS_PER_STATEMENT) {
         let mut builder: QueryBuilder<sqlx::Sqlite> = QueryBuilder::new(format!(
             "INSERT OR IGNORE INTO positions ({POSITION_COLUMNS}) "
         ));
-        builder.push_values(chunk, |row, p| push_sqlite_row(row, p));
-        builder.build().execute(&mut *tx).await?;
+        builder.push_values(chunk.iter().cloned(), |mut row, p| {
+            push_sqlite_row(&mut row, p)
+        });
+        statements.push(builder);
     }
     // An older fix never replaces a newer one.
     for chunk in latest.chunks(SQLITE_ROWS_PER_STATEMENT) {
         let mut builder: QueryBuilder<sqlx::Sqlite> = QueryBuilder::new(format!(
             "INSERT INTO latest_positions ({POSITION_COLUMNS}) "
         ));
-        builder.push_values(chunk, |row, p| push_sqlite_row(row, p));
+        builder.push_values(chunk.iter().map(|p| (*p).clone()), |mut row, p| {
+            push_sqlite_row(&mut row, p)
+        });
         builder.push(format!(
             " ON CONFLICT (vehicle_id) DO UPDATE SET {} \
              WHERE (latest_positions.time, latest_positions.id) < (excluded.time, excluded.id)",
             latest_update_set()
         ));
-        builder.build().execute(&mut *tx).await?;
+        statements.push(builder);
+    }
+    statements
+}
+
+/// SQLite: runs `statements` in one IMMEDIATE transaction on `connection`; the caller holds
+/// the store's write gate.
+async fn sqlite_execute(
+    connection: &mut sqlx::SqliteConnection,
+    statements: Vec<QueryBuilder<'_, sqlx::Sqlite>>,
+) -> Result<(), StoreError> {
+    if statements.is_empty() {
+        return Ok(());
+    }
+    let mut tx = connection.begin_with("BEGIN IMMEDIATE").await?;
+    for mut statement in statements {
+        statement.build().execute(&mut *tx).await?;
     }
     tx.commit().await?;
     Ok(())
@@ -858,8 +1005,9 @@ impl Store {
         let queue = Arc::new(Mutex::new(receiver));
         let workers = match (config.workers, &self.inner.db) {
             (0, Db::Pg(_)) => 2,
-            (0, Db::Lite(_)) => 1,
-            (n, _) => n,
+            // One writer at a time anyway; it overlaps gathering with committing itself.
+            (_, Db::Lite(_)) => 1,
+            (n, Db::Pg(_)) => n,
         };
         let shared = Arc::new(WriterShared {
             store: self.clone(),
@@ -873,9 +1021,6 @@ impl Store {
             (0, Db::Lite(_)) => 50_000,
             (n, _) => n,
         };
-        let batch_workers: Vec<_> = (0..workers.max(1))
-            .map(|_| run_batch_worker(shared.clone(), queue.clone(), max_batch))
-            .collect();
         match &self.inner.db {
             // The SQLite writer gets a thread of its own: each batch is a dozen round trips to
             // SQLite's worker thread, and on the shared runtime every one of them waited behind
@@ -886,16 +1031,17 @@ impl Store {
                     .enable_all()
                     .build()
                     .map_err(|e| StoreError::Invalid(format!("track writer runtime: {e}")))?;
+                let shared = shared.clone();
                 std::thread::Builder::new()
                     .name("track-writer".to_string())
                     .spawn(move || {
-                        writer_runtime.block_on(futures::future::join_all(batch_workers))
+                        writer_runtime.block_on(run_lite_writer(shared, queue, max_batch))
                     })
                     .map_err(|e| StoreError::Invalid(format!("track writer thread: {e}")))?;
             }
             Db::Pg(_) => {
-                for worker in batch_workers {
-                    runtime.spawn(worker);
+                for _ in 0..workers.max(1) {
+                    runtime.spawn(run_batch_worker(shared.clone(), queue.clone(), max_batch));
                 }
             }
         }
@@ -923,9 +1069,10 @@ impl Store {
         match &self.inner.db {
             Db::Pg(_) => self.write_batch_with_latest(positions, &latest).await,
             Db::Lite(pool) => {
+                let statements = sqlite_statements(positions, &latest);
                 let _turn = self.lite_write_gate().await;
                 let mut connection = pool.acquire().await?;
-                sqlite_write(&mut connection, positions, &latest).await
+                sqlite_execute(&mut connection, statements).await
             }
         }
     }
