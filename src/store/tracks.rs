@@ -137,11 +137,9 @@ impl WriterShared {
         };
         let _turn = self.store.lite_write_gate().await;
         let mut held = self.lite_connection.lock().await;
-        let connection = match held.as_mut() {
-            Some(connection) => connection,
-            None => held.insert(pool.acquire().await?.detach()),
-        };
-        let result = sqlite_execute(connection, statements).await;
+        let result =
+            async { sqlite_execute(writer_connection(pool, &mut held).await?, statements).await }
+                .await;
         if result.is_err() {
             // The connection may be what failed; the next batch opens a new one.
             *held = None;
@@ -170,14 +168,9 @@ impl WriterShared {
         let started = std::time::Instant::now();
         let _turn = self.store.lite_write_gate().await;
         let mut held = self.lite_connection.lock().await;
-        let result = async {
-            let connection = match held.as_mut() {
-                Some(connection) => connection,
-                None => held.insert(pool.acquire().await?.detach()),
-            };
-            sqlite_merge_track_index(connection).await
-        }
-        .await;
+        let result =
+            async { sqlite_merge_track_index(writer_connection(pool, &mut held).await?).await }
+                .await;
         match result {
             Ok(moved) => {
                 *self.index_merge.lock() = (0, std::time::Instant::now());
@@ -297,6 +290,19 @@ async fn run_batch_worker(
         }
         tell_callers(waiters, positions.len(), started, result);
     }
+}
+
+/// SQLite: the track writer's own connection in `held`, opened on first use and after a
+/// failure dropped it.
+async fn writer_connection<'c>(
+    pool: &sqlx::SqlitePool,
+    held: &'c mut Option<sqlx::SqliteConnection>,
+) -> Result<&'c mut sqlx::SqliteConnection, StoreError> {
+    if held.is_none() {
+        *held = Some(pool.acquire().await?.detach());
+    }
+    held.as_mut()
+        .ok_or_else(|| StoreError::Invalid("the track writer has no connection".to_string()))
 }
 
 /// Records a batch's outcome and tells its callers.
