@@ -47,8 +47,8 @@ const TRACK_INDEX_MERGE_INTERVAL: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct TrackWriterConfig {
     /// Most positions committed in one transaction; 0 picks 10,000 on PostgreSQL and 50,000 on
-    /// SQLite (where bigger batches dirty fewer index pages per position, and the single writer
-    /// cannot overlap commits).
+    /// SQLite (one writer, so a bigger batch shares one commit and its fsync among more
+    /// positions).
     pub max_batch: usize,
     /// Append calls that may wait for a batch before `append` itself waits (backpressure).
     pub queue_depth: usize,
@@ -427,10 +427,10 @@ async fn run_lite_writer(
 async fn commit_lite_batch(shared: &WriterShared, batch: LiteBatch) {
     let started = std::time::Instant::now();
     let result = shared.execute_lite(batch.statements).await;
-    if result.is_ok() {
+    let committed = result.is_ok();
+    if committed {
         shared.remember_newest(batch.newest);
     }
-    let committed = result.is_ok();
     tell_callers(batch.waiters, batch.count, started, result);
     if committed {
         shared.merge_track_index_if_due(batch.count).await;
